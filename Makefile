@@ -1,0 +1,33 @@
+# Two set-up commands: `make demo` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.openhmr-installed
+export PYOPENGL_PLATFORM ?= osmesa
+
+.PHONY: demo test test-slow bench system-deps env clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+env: $(STAMP) system-deps
+
+system-deps:
+	@bash scripts/system_deps.sh
+
+demo: env
+	$(VENV)/bin/openhmr body --pose walk --out outputs
+
+test: env
+	$(PY) -m pytest -q
+
+test-slow: env
+	$(PY) -m pytest -q -m slow
+
+bench: env
+	$(PY) bench/body_forward.py
+
+clean:
+	rm -rf outputs .pytest_cache

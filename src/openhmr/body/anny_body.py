@@ -1,0 +1,107 @@
+"""Anny backend (default, free, offline): the ``cmu_mb`` rig of PyPI ``anny``.
+
+31 bones named like the CMU MotionBuilder skeleton, 13,718 vertices, and six phenotype
+parameters in [0, 1] (gender, age, muscle, weight, height, proportions) as the shape vector.
+Anny's frame is z up, -y front, +x the subject's left, metres; its root (Hips) sits at the
+origin. Poses use Anny's ``local-ref`` parameterisation: each bone's rotation relative to
+its parent, in world-aligned axes, so the identity pose is Anny's rest A-pose.
+
+The first construction builds the rig (about a minute) and Anny caches it in
+``~/.cache/anny`` (or ``$ANNY_CACHE_DIR``); later ones load the cache. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from openhmr.body.base import BodyModel, BodyOutput
+from openhmr.body.keypoints import convention_names
+
+# Rig bones whose heads are the same landmark as a named keypoint (the rest of the COCO
+# points come from Anny's shipped surface regressor). The spine bones are left out: CMU's
+# spine segmentation does not match SMPL's spine1..3.
+_BONE_LANDMARKS = {
+    "pelvis": "Hips",
+    "left_collar": "LeftShoulder",
+    "right_collar": "RightShoulder",
+    "neck": "Neck",
+    "head": "Head",
+    "left_foot": "LeftToeBase",
+    "right_foot": "RightToeBase",
+    "left_hand": "LeftFingerBase",
+    "right_hand": "RightFingerBase",
+}
+
+# Anny frame (z up, -y front) -> camera frame (y down, z forward): x'=x, y'=-z, z'=y.
+ANNY_UP_ROTATION = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
+
+
+class AnnyBody(BodyModel):
+    """The Anny ``cmu_mb`` body behind the :class:`BodyModel` interface.
+
+    Keypoints: Anny's COCO regressor (17 body + 6 feet), the bone landmarks above, and
+    ``head_top`` (the crown vertex of the rest mesh).
+    """
+
+    name = "anny"
+
+    def __init__(self, dtype: torch.dtype = torch.float32, skinning: str = "lbs"):
+        super().__init__()
+        import anny  # deferred: importing anny starts its GPU/JIT stack
+
+        model = anny.Anny(rig="cmu_mb", skinning_method=skinning)
+        labels = tuple(model.phenotype_labels)
+        if labels != PHENOTYPES:
+            raise RuntimeError(f"anny phenotypes changed: {labels}; expected {PHENOTYPES}.")
+        self.anny = model.to(dtype)
+        regressor = anny.KeypointsRegressor.coco(model)
+        coco_names = tuple(regressor.labels)
+
+        bones = tuple(model.bone_labels)
+        self.joint_names = bones
+        self.parents = tuple(int(p) for p in model.bone_parents)
+        self.keypoint_names = coco_names + tuple(_BONE_LANDMARKS) + ("head_top",)
+        self.register_buffer("coco_regressor", regressor.regression_weights.to(dtype), persistent=False)
+        self.register_buffer(
+            "landmark_bones",
+            torch.tensor([bones.index(b) for b in _BONE_LANDMARKS.values()], dtype=torch.long),
+            persistent=False,
+        )
+        rest = model(phenotype_kwargs=torch.full((1, 6), 0.5, dtype=model.dtype))["vertices"][0]
+        self.register_buffer("head_top_vertex", rest[:, 2].argmax().reshape(1), persistent=False)
+        self.register_buffer("faces", model.get_triangular_faces().long(), persistent=False)
+        for key, value in {
+            "up_rotation": ANNY_UP_ROTATION,
+            "shape_low": torch.zeros(6),
+            "shape_high": torch.ones(6),
+            "mean_shape": torch.full((6,), 0.5),
+        }.items():
+            self.register_buffer(key, value.to(dtype), persistent=False)
+        missing = set(convention_names("coco23")) - set(coco_names)
+        if missing:
+            raise RuntimeError(f"anny's COCO regressor lacks {sorted(missing)}.")
+
+    def forward_rotmat(
+        self, global_rotmat: torch.Tensor, body_rotmat: torch.Tensor, shape: torch.Tensor
+    ) -> BodyOutput:
+        up = self.up_rotation
+        batch = global_rotmat.shape[0]
+        # The global orientation acts in camera axes; in Anny's frame it is upᵀ R up.
+        rotmats = torch.cat([(up.T @ global_rotmat @ up)[:, None], body_rotmat], dim=1)
+        pose = torch.zeros(batch, self.num_joints, 4, 4, dtype=rotmats.dtype, device=rotmats.device)
+        pose[..., :3, :3] = rotmats
+        pose[..., 3, 3] = 1.0
+        out = self.anny(pose_parameters=pose, phenotype_kwargs=shape)
+        vertices = out["vertices"] @ up.T
+        joints = out["bone_poses"][..., :3, 3] @ up.T
+        keypoints = torch.cat(
+            [
+                torch.einsum("kv,bvd->bkd", self.coco_regressor, vertices),
+                joints[:, self.landmark_bones],
+                vertices[:, self.head_top_vertex],
+            ],
+            dim=1,
+        )
+        return BodyOutput(vertices, joints, keypoints, self.keypoint_names)

@@ -1,0 +1,1 @@
+"""Rotations, cameras and alignment: pure tensor functions, no model or data imports."""

@@ -1,0 +1,66 @@
+"""Offscreen rendering with pyrender (OSMesa by default; EGL where PYOPENGL_PLATFORM says so).
+
+Inputs are in openhmr's camera frame (x right, y down, z forward, OpenCV); pyrender looks
+down -z with y up, so vertices are flipped on y and z before rendering. Create renderers
+inside each worker process: a GL context does not survive a fork.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+SKIN = (0.65, 0.74, 0.86, 1.0)
+
+
+def render_mesh(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    K: np.ndarray,
+    image_size: tuple[int, int],
+    background: np.ndarray | None = None,
+    color: tuple[float, float, float, float] = SKIN,
+) -> np.ndarray:
+    """Render a mesh seen by the pinhole camera ``K``.
+
+    vertices (V, 3) camera frame metres, faces (F, 3), K (3, 3), image_size (width, height),
+    background (H, W, 3) uint8 or None for white. Returns (H, W, 3) uint8.
+    """
+    os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+    import pyrender
+    import trimesh
+
+    width, height = image_size
+    gl_vertices = np.asarray(vertices, dtype=np.float64) * np.array([1.0, -1.0, -1.0])
+    mesh = trimesh.Trimesh(gl_vertices, np.asarray(faces), process=False)
+    material = pyrender.MetallicRoughnessMaterial(
+        metallicFactor=0.1, roughnessFactor=0.7, baseColorFactor=color
+    )
+    scene = pyrender.Scene(bg_color=[1.0, 1.0, 1.0, 0.0], ambient_light=[0.35, 0.35, 0.35])
+    scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
+    camera = pyrender.IntrinsicsCamera(
+        fx=float(K[0, 0]), fy=float(K[1, 1]), cx=float(K[0, 2]), cy=float(K[1, 2]), zfar=1e3
+    )
+    scene.add(camera, pose=np.eye(4))
+    for direction in ([0.0, -1.0, 1.0], [1.0, 1.0, 1.0], [-1.0, 0.5, 0.5]):
+        scene.add(pyrender.DirectionalLight(intensity=2.5), pose=_light_pose(np.array(direction)))
+    renderer = pyrender.OffscreenRenderer(width, height)
+    try:
+        color_buffer, depth = renderer.render(scene)
+    finally:
+        renderer.delete()
+    # The depth buffer is the coverage mask (OSMesa gives no alpha channel).
+    covered = (depth > 0)[..., None]
+    base = np.full((height, width, 3), 255, np.uint8) if background is None else background
+    return np.where(covered, color_buffer[..., :3], base).astype(np.uint8)
+
+
+def _light_pose(towards: np.ndarray) -> np.ndarray:
+    """A pose whose -z axis points along ``towards`` (pyrender lights shine down -z)."""
+    z = -towards / np.linalg.norm(towards)
+    x = np.cross([0.0, 1.0, 0.0], z)
+    x = x / np.linalg.norm(x) if np.linalg.norm(x) > 1e-6 else np.array([1.0, 0.0, 0.0])
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
+    return pose

@@ -1,0 +1,57 @@
+"""Pose a body model in a named pose and write its mesh and a render (``openhmr body``)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from openhmr.body import load_body_model
+from openhmr.body.poses import named_pose
+from openhmr.errors import OpenHMRError
+from openhmr.geometry.camera import intrinsics
+from openhmr.geometry.rotations import axis_angle_to_matrix
+from openhmr.io import write_mesh, write_png
+
+
+def pose_and_render(
+    body_model: str = "anny",
+    pose: str = "walk",
+    shape: list[float] | None = None,
+    yaw_degrees: float = 25.0,
+    out_dir: Path = Path("outputs"),
+    image_size: int = 512,
+    mesh_format: str = "obj",
+) -> list[Path]:
+    """Write ``body_<pose>.<mesh_format>`` and ``body_<pose>.png`` into ``out_dir``."""
+    body = load_body_model(body_model)
+    try:
+        body_pose = named_pose(body, pose)
+    except ValueError as e:
+        raise OpenHMRError(str(e)) from None
+    shape_t = None
+    if shape is not None:
+        if len(shape) != body.shape_dim:
+            raise OpenHMRError(f"--shape needs {body.shape_dim} values for {body.name}, got {len(shape)}.")
+        shape_t = torch.tensor([shape], dtype=body.mean_shape.dtype)
+    yaw = torch.tensor([[0.0, math.radians(yaw_degrees), 0.0]])
+    with torch.no_grad():
+        out = body(axis_angle_to_matrix(yaw), body_pose, shape_t)
+    vertices = out.vertices[0]
+
+    # Frame the body: centre it and back the camera off until it fills 85% of the height.
+    focal = 2.0 * image_size
+    lo, hi = vertices.min(0).values, vertices.max(0).values
+    centre = (lo + hi) / 2
+    depth = focal * float(hi[1] - lo[1]) / (0.85 * image_size) + float(hi[2] - lo[2]) / 2
+    translation = torch.tensor([-centre[0], -centre[1], depth - centre[2]])
+    K = intrinsics(torch.tensor(focal), torch.tensor([image_size / 2, image_size / 2]))
+
+    from openhmr.render import render_mesh
+
+    rgb = render_mesh((vertices + translation).numpy(), body.faces.numpy(), K.numpy(), (image_size, image_size))
+    out_dir = Path(out_dir)
+    mesh_path = write_mesh(out_dir / f"body_{pose}.{mesh_format}", vertices.numpy(), body.faces.numpy())
+    png_path = write_png(out_dir / f"body_{pose}.png", rgb)
+    return [mesh_path, png_path]
