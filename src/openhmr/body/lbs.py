@@ -86,19 +86,25 @@ def skinning_transforms(
     return torch.cat([world_rot, translation[..., None]], dim=-1)
 
 
-def skin(vertices: torch.Tensor, weights: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+def skin(
+    vertices: torch.Tensor, weights: torch.Tensor, transforms: torch.Tensor, chunk: int = 768
+) -> torch.Tensor:
     """Blend the joint transforms per vertex and apply them.
 
     vertices (V, 3, B) batch-last, weights (V, J), transforms (B, J, 3, 4) -> (B, V, 3).
 
-    Batch-last keeps every step a long contiguous run over B: one (V, J) x (J, 12 B) product
-    blends all transforms, then three fused multiply-adds apply them (a batched 3x3 matmul
-    over V * B tiny matrices is several times slower on CPU).
+    Batch-last keeps every step a long contiguous run over B: a (v, J) x (J, 12 B) product
+    blends the transforms of a chunk of v vertices, then three fused multiply-adds apply them
+    while the chunk is still in cache (a batched 3x3 matmul over V * B tiny matrices, or one
+    pass over all vertices, is about twice as slow on CPU).
     """
     batch, joints = transforms.shape[:2]
     flat = transforms.permute(1, 2, 3, 0).reshape(joints, 12 * batch)
-    blended = (weights @ flat).view(-1, 3, 4, batch)  # (V, 3, 4, B)
-    out = torch.addcmul(blended[:, :, 3], blended[:, :, 0], vertices[:, None, 0])
-    out.addcmul_(blended[:, :, 1], vertices[:, None, 1])
-    out.addcmul_(blended[:, :, 2], vertices[:, None, 2])
-    return out.permute(2, 0, 1).contiguous()
+    pieces = []
+    for start in range(0, vertices.shape[0], chunk):
+        blended = (weights[start : start + chunk] @ flat).view(-1, 3, 4, batch)  # (v, 3, 4, B)
+        v = vertices[start : start + chunk]
+        out = torch.addcmul(blended[:, :, 3], blended[:, :, 0], v[:, None, 0])
+        out.addcmul_(blended[:, :, 1], v[:, None, 1]).addcmul_(blended[:, :, 2], v[:, None, 2])
+        pieces.append(out.permute(2, 0, 1))  # (B, v, 3) view
+    return torch.cat(pieces, dim=1)

@@ -62,6 +62,13 @@ def _reconstruct(cls, base, state):
     return cls()
 
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """What protocol-2 pickles call as ``_codecs.encode`` to rebuild bytes; latin1 only."""
+    if encoding.replace("-", "").lower() != "latin1":
+        raise UnsafeModelFileError(f"refused the codec {encoding!r}")
+    return text.encode("latin1")
+
+
 _NUMPY_GLOBALS = {
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
@@ -84,6 +91,8 @@ class ArrayOnlyUnpickler(pickle.Unpickler):
             return getattr(target, name)
         if module in ("copy_reg", "copyreg") and name == "_reconstructor":
             return _reconstruct
+        if module == "_codecs" and name == "encode":
+            return _latin1_bytes
         if module in ("__builtin__", "builtins") and name == "object":
             return object
         if module == "chumpy.ch" and name == "Ch":
