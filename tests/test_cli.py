@@ -62,3 +62,4 @@ def test_atomic_write_leaves_nothing_when_interrupted(tmp_path):
     assert list(tmp_path.iterdir()) == []
     write_json(target, {"a": 1})
     assert target.read_text().strip().startswith("{") and list(tmp_path.iterdir()) == [target]
+    assert target.stat().st_mode & 0o044  # readable by others, like any plainly written file
