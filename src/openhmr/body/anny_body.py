@@ -38,6 +38,15 @@ ANNY_UP_ROTATION = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
 
 
+def _quiet_warp() -> None:
+    """Keep NVIDIA Warp (Anny's skinning kernel) from printing its banner on our stdout."""
+    try:
+        import warp
+    except ImportError:
+        return
+    warp.config.log_level = getattr(warp, "LOG_WARNING", 30)
+
+
 class AnnyBody(BodyModel):
     """The Anny ``cmu_mb`` body behind the :class:`BodyModel` interface.
 
@@ -52,6 +61,7 @@ class AnnyBody(BodyModel):
 
     def __init__(self, dtype: torch.dtype = torch.float32, skinning: str | None = None):
         super().__init__()
+        _quiet_warp()
         import anny  # deferred: importing anny starts its GPU/JIT stack
 
         model = anny.Anny(rig="cmu_mb", skinning_method=skinning)

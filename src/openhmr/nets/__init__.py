@@ -1,0 +1,1 @@
+"""The HMR network: encoder, iterative error-feedback regressor, discriminator."""

@@ -1,0 +1,118 @@
+"""HMR: image -> encoder -> IEF regressor -> body model -> projected keypoints, per iteration.
+
+The module only sees the :class:`~openhmr.body.base.BodyModel` interface, so the same code
+serves Anny and SMPL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from openhmr.body import keypoints as kp
+from openhmr.body.base import BodyModel
+from openhmr.geometry.camera import weak_perspective_project
+from openhmr.nets.encoder import DEFAULT_BACKBONE, build_encoder
+from openhmr.nets.regressor import IEFRegressor
+from openhmr.nets.theta import MeanParams, ThetaLayout
+
+
+@dataclasses.dataclass
+class HMRPrediction:
+    """One IEF iteration's prediction for a batch of B crops.
+
+    theta (B, D); camera (B, 3) weak perspective [s, tx, ty]; rotmats (B, J, 3, 3) global
+    orientation then body joints; shape (B, S). When the body was decoded: vertices (B, V, 3),
+    joints3d (B, J, 3), keypoints3d (B, K, 3) in the HMR's keypoint convention (camera frame,
+    metres, root at the origin) and keypoints2d (B, K, 2) in crop coordinates [-1, 1].
+    """
+
+    theta: torch.Tensor
+    camera: torch.Tensor
+    rotmats: torch.Tensor
+    shape: torch.Tensor
+    vertices: torch.Tensor | None = None
+    joints3d: torch.Tensor | None = None
+    keypoints3d: torch.Tensor | None = None
+    keypoints2d: torch.Tensor | None = None
+
+    @property
+    def body_rotmats(self) -> torch.Tensor:
+        """(B, J-1, 3, 3): the non-root joints, as the discriminator sees them."""
+        return self.rotmats[:, 1:]
+
+
+class HMR(nn.Module):
+    """images (B, 3, H, W) RGB in [0, 1] -> list of :class:`HMRPrediction`, one per iteration."""
+
+    def __init__(
+        self,
+        body: BodyModel,
+        encoder: nn.Module,
+        regressor: IEFRegressor,
+        layout: ThetaLayout,
+        keypoint_convention: str = "coco23",
+    ):
+        super().__init__()
+        self.body = body
+        self.encoder = encoder
+        self.regressor = regressor
+        self.layout = layout
+        self.keypoint_convention = keypoint_convention
+        index, mask = kp.mapping(body.keypoint_names, keypoint_convention)
+        self.register_buffer("keypoint_index", index, persistent=False)
+        self.register_buffer("keypoint_mask", mask, persistent=False)
+        # The body model is fixed: it is not trained and not saved with the network's weights.
+        for p in body.parameters():
+            p.requires_grad_(False)
+
+    @property
+    def keypoint_names(self) -> tuple[str, ...]:
+        return kp.convention_names(self.keypoint_convention)
+
+    @property
+    def hip_indices(self) -> tuple[int, int]:
+        """Positions of left_hip and right_hip in the keypoint convention (for the pelvis)."""
+        names = self.keypoint_names
+        return names.index("left_hip"), names.index("right_hip")
+
+    def forward(self, images: torch.Tensor, decode: str = "all") -> list[HMRPrediction]:
+        """``decode``: which iterations run the body model, ``"all"`` or ``"final"`` (the
+        discriminator needs only θ, so the others can skip the costly mesh)."""
+        features = self.encoder(images)
+        thetas = self.regressor(features)
+        predictions = [self.decode_theta(t, body=(decode == "all" or i == len(thetas) - 1)) for i, t in enumerate(thetas)]
+        return predictions
+
+    def decode_theta(self, theta: torch.Tensor, body: bool = True) -> HMRPrediction:
+        camera, rots, shape = self.layout.split(theta)
+        rotmats = self.layout.rotmats(rots)
+        prediction = HMRPrediction(theta, camera, rotmats, shape)
+        if body:
+            out = self.body(rotmats[:, 0], rotmats[:, 1:], shape)
+            keypoints3d = out.keypoints.index_select(1, self.keypoint_index)
+            prediction.vertices = out.vertices
+            prediction.joints3d = out.joints
+            prediction.keypoints3d = keypoints3d
+            prediction.keypoints2d = weak_perspective_project(keypoints3d, camera)
+        return prediction
+
+
+def build_hmr(
+    body: BodyModel,
+    backbone: str = DEFAULT_BACKBONE,
+    backbone_weights: str | Path | None = "default",
+    rotation: str = "axis_angle",
+    iterations: int = 3,
+    mean_params: MeanParams | None = None,
+    keypoint_convention: str = "coco23",
+) -> HMR:
+    """An HMR for ``body`` with the named backbone; θ0 from ``mean_params`` (default: rest pose)."""
+    layout = ThetaLayout.for_body(body, rotation)
+    mean_params = mean_params or MeanParams.default(body)
+    encoder = build_encoder(backbone, backbone_weights)
+    regressor = IEFRegressor(encoder.feature_dim, mean_params.theta(layout), iterations=iterations)
+    return HMR(body, encoder, regressor, layout, keypoint_convention)

@@ -1,0 +1,131 @@
+"""θ, the regressed parameter vector, and its mean (the regressor's starting point).
+
+θ = [camera s, tx, ty | global orientation | body pose (J-1 joints) | shape (S)], each joint
+rotation as axis-angle (3, HMR) or 6D (6, SPIN). For SMPL with axis-angle this is HMR's
+85-vector: 3 + 24 * 3 + 10.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import roma
+import torch
+
+from openhmr.body.base import BodyModel
+from openhmr.errors import OpenHMRError
+from openhmr.geometry import rotations
+
+ROTATION_DIMS = {"axis_angle": 3, "6d": 6}
+DEFAULT_CAMERA = (0.9, 0.0, 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ThetaLayout:
+    """Where each part of θ lives, for J joints (root included) and S shape values."""
+
+    num_joints: int
+    shape_dim: int
+    rotation: str = "axis_angle"
+
+    def __post_init__(self):
+        if self.rotation not in ROTATION_DIMS:
+            raise ValueError(f"rotation must be one of {sorted(ROTATION_DIMS)}, got {self.rotation!r}.")
+
+    @classmethod
+    def for_body(cls, body: BodyModel, rotation: str = "axis_angle") -> "ThetaLayout":
+        return cls(body.num_joints, body.shape_dim, rotation)
+
+    @property
+    def rot_dim(self) -> int:
+        return ROTATION_DIMS[self.rotation]
+
+    @property
+    def dim(self) -> int:
+        return 3 + self.num_joints * self.rot_dim + self.shape_dim
+
+    def split(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """θ (B, D) -> camera (B, 3), rotations (B, J, r), shape (B, S)."""
+        rot_end = 3 + self.num_joints * self.rot_dim
+        rots = theta[:, 3:rot_end].unflatten(1, (self.num_joints, self.rot_dim))
+        return theta[:, :3], rots, theta[:, rot_end:]
+
+    def join(self, camera: torch.Tensor, rots: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`split`."""
+        return torch.cat([camera, rots.flatten(1), shape], dim=1)
+
+    def rotmats(self, rots: torch.Tensor) -> torch.Tensor:
+        """Rotations (B, J, r) in this layout's representation -> (B, J, 3, 3)."""
+        if self.rotation == "axis_angle":
+            return rotations.axis_angle_to_matrix(rots)
+        return rotations.sixd_to_matrix(rots)
+
+    def encode(self, rotmats: torch.Tensor) -> torch.Tensor:
+        """(B, J, 3, 3) -> (B, J, r)."""
+        if self.rotation == "axis_angle":
+            return rotations.matrix_to_axis_angle(rotmats)
+        return rotations.matrix_to_sixd(rotmats)
+
+
+def mean_body_pose(poses: torch.Tensor) -> torch.Tensor:
+    """Mean rotation of each joint over a pose bank: axis-angle (N, J-1, 3) -> (J-1, 3).
+
+    The mean is the rotation nearest (Frobenius) to the average matrix, via roma.
+    """
+    average = rotations.axis_angle_to_matrix(poses.double()).mean(dim=0)
+    return rotations.matrix_to_axis_angle(roma.special_procrustes(average)).to(poses.dtype)
+
+
+@dataclasses.dataclass
+class MeanParams:
+    """The starting θ: body pose (J-1, 3) axis-angle, shape (S,), camera (3,).
+
+    Default: the body's rest pose, its mean shape, and HMR's camera [0.9, 0, 0]; the global
+    orientation is always identity (upright, facing the camera).
+    """
+
+    body_pose: torch.Tensor
+    shape: torch.Tensor
+    camera: torch.Tensor
+
+    @classmethod
+    def default(cls, body: BodyModel) -> "MeanParams":
+        _, pose, shape = body.rest_parameters(1)
+        return cls(pose[0].float(), shape[0].float(), torch.tensor(DEFAULT_CAMERA))
+
+    @classmethod
+    def from_pose_bank(cls, body: BodyModel, poses: torch.Tensor) -> "MeanParams":
+        """Mean mocap pose of a bank (N, J-1, 3), the body's mean shape, HMR's camera."""
+        default = cls.default(body)
+        return cls(mean_body_pose(poses).float(), default.shape, default.camera)
+
+    def save(self, path: str | Path) -> None:
+        from openhmr.io import atomic_path
+
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, body_pose=self.body_pose.numpy(), shape=self.shape.numpy(), camera=self.camera.numpy())
+
+    @classmethod
+    def load(cls, path: str | Path, body: BodyModel) -> "MeanParams":
+        try:
+            with np.load(Path(path).expanduser(), allow_pickle=False) as f:
+                params = cls(*(torch.from_numpy(f[k]).float() for k in ("body_pose", "shape", "camera")))
+        except (OSError, KeyError, ValueError) as e:
+            raise OpenHMRError(f"Cannot read mean parameters from {path} ({e}).") from None
+        expected = {"body_pose": (body.num_body_joints, 3), "shape": (body.shape_dim,), "camera": (3,)}
+        for key, shape in expected.items():
+            if tuple(getattr(params, key).shape) != shape:
+                raise OpenHMRError(
+                    f"{path}: {key!r} has shape {tuple(getattr(params, key).shape)}, expected {shape} "
+                    f"for the {body.name} body model."
+                )
+        return params
+
+    def theta(self, layout: ThetaLayout) -> torch.Tensor:
+        """The mean as a θ vector (D,) in ``layout``."""
+        rotvecs = torch.cat([torch.zeros(1, 3), self.body_pose])  # identity global orientation
+        rots = layout.encode(rotations.axis_angle_to_matrix(rotvecs)[None])
+        return layout.join(self.camera[None], rots, self.shape[None])[0]

@@ -1,0 +1,152 @@
+import pytest
+import timm
+import torch
+
+from openhmr.errors import OpenHMRError
+from openhmr.nets.discriminator import Discriminator
+from openhmr.nets.encoder import _shipped_lite0_state, build_encoder
+from openhmr.nets.hmr import HMR
+from openhmr.nets.regressor import IEFRegressor
+from openhmr.nets.theta import MeanParams, ThetaLayout, mean_body_pose
+
+TINY_BACKBONE = "resnet10t"  # small and fast; tests do not need pretrained features
+
+
+def tiny_hmr(body, rotation="axis_angle", mean_params=None):
+    layout = ThetaLayout.for_body(body, rotation)
+    encoder = build_encoder(TINY_BACKBONE, weights=None)
+    mean = (mean_params or MeanParams.default(body)).theta(layout)
+    return HMR(body, encoder, IEFRegressor(encoder.feature_dim, mean), layout)
+
+
+@pytest.fixture(params=["anny", "smpl"])
+def body(request, anny_body, smpl_body):
+    return anny_body if request.param == "anny" else smpl_body
+
+
+def test_theta_sizes():
+    assert ThetaLayout(24, 10).dim == 85  # HMR's SMPL vector
+    assert ThetaLayout(24, 10, "6d").dim == 3 + 24 * 6 + 10
+    assert ThetaLayout(31, 6).dim == 3 + 31 * 3 + 6
+
+
+@pytest.mark.parametrize("rotation", ["axis_angle", "6d"])
+def test_hmr_output_shapes(body, rotation):
+    hmr = tiny_hmr(body, rotation).eval()
+    with torch.no_grad():
+        preds = hmr(torch.rand(2, 3, 224, 224))
+    assert len(preds) == 3
+    v = body.faces.max() + 1
+    for p in preds:
+        assert p.theta.shape == (2, hmr.layout.dim)
+        assert p.camera.shape == (2, 3) and p.shape.shape == (2, body.shape_dim)
+        assert p.rotmats.shape == (2, body.num_joints, 3, 3)
+        assert p.vertices.shape == (2, v, 3) and p.joints3d.shape == (2, body.num_joints, 3)
+        assert p.keypoints3d.shape == (2, 23, 3) and p.keypoints2d.shape == (2, 23, 2)
+
+
+def test_decode_final_skips_the_mesh_of_earlier_iterations(anny_body):
+    hmr = tiny_hmr(anny_body).eval()
+    with torch.no_grad():
+        preds = hmr(torch.rand(1, 3, 224, 224), decode="final")
+    assert preds[0].vertices is None and preds[1].vertices is None
+    assert preds[2].vertices is not None
+
+
+@pytest.mark.parametrize("name, expected", [("anny", 32), ("smpl", 25)])
+def test_discriminator_output_count(name, expected, anny_body, smpl_body):
+    body = anny_body if name == "anny" else smpl_body
+    disc = Discriminator(body.num_body_joints, body.shape_dim)
+    scores = disc(torch.eye(3).expand(5, body.num_body_joints, 3, 3), torch.zeros(5, body.shape_dim))
+    assert disc.num_outputs == expected and scores.shape == (5, expected)
+
+
+def test_discriminator_joint_heads_are_per_joint():
+    disc = Discriminator(23, 10)
+    rot = torch.eye(3).expand(1, 23, 3, 3).clone()
+    base = disc(rot, torch.zeros(1, 10))
+    rot[0, 5] = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    changed = (disc(rot, torch.zeros(1, 10)) - base).abs()[0] > 0
+    # Joint 5 moves its own head and the full-pose head only.
+    assert changed[:23].tolist() == [i == 5 for i in range(23)]
+    assert changed[23] and not changed[24]
+
+
+def test_regressor_is_iterative_and_starts_at_the_mean():
+    mean = torch.randn(85)
+    reg = IEFRegressor(16, mean, iterations=3).eval()
+    last = reg.mlp[-1]
+    assert last.weight.abs().max() < 0.01  # Xavier with gain 0.01
+    torch.nn.init.zeros_(last.weight)
+    thetas = reg(torch.randn(4, 16))
+    assert len(thetas) == 3 and all(torch.equal(t, mean.expand(4, -1)) for t in thetas)
+
+
+def test_mean_theta_reproduces_the_mean_pose(anny_body):
+    bank = torch.zeros(5, anny_body.num_body_joints, 3)
+    bank[:, 2, 0] = 0.6  # every frame bends one joint
+    params = MeanParams.from_pose_bank(anny_body, bank)
+    assert torch.allclose(params.body_pose[2], torch.tensor([0.6, 0.0, 0.0]), atol=1e-6)
+    for rotation in ("axis_angle", "6d"):
+        hmr = tiny_hmr(anny_body, rotation, params).eval()
+        torch.nn.init.zeros_(hmr.regressor.mlp[-1].weight)
+        with torch.no_grad():
+            pred = hmr(torch.rand(1, 3, 224, 224))[-1]
+            expected = anny_body(torch.zeros(1, 3), params.body_pose[None], params.shape[None])
+        assert torch.allclose(pred.vertices, expected.vertices, atol=1e-5)
+        assert torch.allclose(pred.camera, torch.tensor([[0.9, 0.0, 0.0]]))
+
+
+def test_mean_of_rotations_is_a_rotation_mean():
+    poses = torch.zeros(2, 3, 3)
+    poses[0, :, 2], poses[1, :, 2] = 0.2, 0.6
+    assert torch.allclose(mean_body_pose(poses)[:, 2], torch.full((3,), 0.4), atol=1e-6)
+
+
+def test_mean_params_file_round_trip_and_shape_check(tmp_path, anny_body, smpl_body):
+    params = MeanParams.default(anny_body)
+    params.body_pose[3] = torch.tensor([0.1, 0.2, 0.3])
+    params.save(tmp_path / "mean.npz")
+    loaded = MeanParams.load(tmp_path / "mean.npz", anny_body)
+    assert torch.equal(loaded.body_pose, params.body_pose)
+    with pytest.raises(OpenHMRError, match="expected \\(23, 3\\) for the smpl body model"):
+        MeanParams.load(tmp_path / "mean.npz", smpl_body)
+
+
+def test_shipped_lite0_weights_classify_a_real_photo():
+    skimage_data = pytest.importorskip("skimage.data")
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
+    model.load_state_dict(_shipped_lite0_state(model), strict=True)
+    image = torch.from_numpy(skimage_data.chelsea()).permute(2, 0, 1)[None].float() / 255
+    image = torch.nn.functional.interpolate(image, size=(224, 224), mode="bilinear", antialias=True)
+    with torch.no_grad():
+        probs = model((image - 0.5) / 0.5).softmax(-1)[0]
+    # Chelsea is a tabby: ImageNet's domestic-cat classes are 281-285.
+    assert int(probs.argmax()) in range(281, 286) and float(probs[281:286].sum()) > 0.8
+
+
+def test_default_encoder_uses_the_shipped_weights():
+    encoder = build_encoder()
+    expected = _shipped_lite0_state(encoder.backbone)["conv_stem.weight"]
+    assert encoder.feature_dim == 1280 and torch.equal(encoder.backbone.conv_stem.weight, expected)
+
+
+def test_encoder_weights_from_a_local_file(tmp_path):
+    from safetensors.torch import save_file
+
+    source = build_encoder(TINY_BACKBONE, weights=None)
+    state = {f"module.{k}": v for k, v in source.backbone.state_dict().items()}
+    save_file(state, tmp_path / "w.safetensors")
+    loaded = build_encoder(TINY_BACKBONE, weights=tmp_path / "w.safetensors")
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(source.eval()(x), loaded.eval()(x))
+    with pytest.raises(OpenHMRError, match="do not fit backbone"):
+        build_encoder("resnet18", weights=tmp_path / "w.safetensors")
+    with pytest.raises(OpenHMRError, match="not found"):
+        build_encoder(TINY_BACKBONE, weights=tmp_path / "missing.pth")
+
+
+def test_unknown_backbone_is_a_clear_error():
+    with pytest.raises(OpenHMRError, match="Unknown backbone 'resnet-fifty'"):
+        build_encoder("resnet-fifty", weights=None)
