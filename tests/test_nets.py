@@ -150,3 +150,10 @@ def test_encoder_weights_from_a_local_file(tmp_path):
 def test_unknown_backbone_is_a_clear_error():
     with pytest.raises(OpenHMRError, match="Unknown backbone 'resnet-fifty'"):
         build_encoder("resnet-fifty", weights=None)
+
+
+def test_hmrs_resnet50_backbone_builds_offline():
+    encoder = build_encoder("resnet50", weights=None)
+    assert encoder.feature_dim == 2048
+    with torch.no_grad():
+        assert encoder.eval()(torch.rand(1, 3, 224, 224)).shape == (1, 2048)
