@@ -82,6 +82,7 @@ def main() -> None:
     from tqdm import tqdm
 
     from openhmr.body import load_body_model
+    from openhmr.geometry.rotations import axis_angle_to_matrix
     from openhmr.losses import LossWeights, discriminator_loss, encoder_losses, keypoint_2d_loss
     from openhmr.nets.discriminator import Discriminator
     from openhmr.nets.hmr import build_hmr
@@ -117,8 +118,6 @@ def main() -> None:
         fake = torch.cat([p.body_rotmats.detach() for p in preds])
         fake_shape = torch.cat([p.shape.detach() for p in preds])
         noise = torch.randn(real_rotmats.shape[:2] + (3,)) * 0.05
-        from openhmr.geometry.rotations import axis_angle_to_matrix
-
         real = real_rotmats @ axis_angle_to_matrix(noise)
         loss_d = discriminator_loss(disc(real, batch["shape"]), disc(fake, fake_shape))
         opt_d.zero_grad(set_to_none=True)

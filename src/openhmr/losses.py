@@ -104,6 +104,8 @@ def encoder_losses(
     Missing batch fields simply switch their term off.
     """
     supervised = predictions if supervise == "all" else predictions[-1:]
+    if any(p.keypoints2d is None for p in supervised):
+        raise ValueError(f"supervise={supervise!r} needs the body decoded for those iterations: HMR(..., decode='all').")
     zero = predictions[-1].theta.new_zeros(())
     terms = {"keypoints2d": zero, "keypoints3d": zero, "params": zero, "adversarial": zero}
     for p in supervised:
