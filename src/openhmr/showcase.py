@@ -15,6 +15,42 @@ from openhmr.geometry.rotations import axis_angle_to_matrix
 from openhmr.io import write_mesh, write_png
 
 
+def _framing(vertices: torch.Tensor, image_size: int, fill: float = 0.85) -> tuple[torch.Tensor, torch.Tensor]:
+    """Translation (3,) and intrinsics K (3, 3) that centre ``vertices`` (N, 3) and fill ``fill``
+    of the image height."""
+    focal = 2.0 * image_size
+    lo, hi = vertices.min(0).values, vertices.max(0).values
+    centre = (lo + hi) / 2
+    depth = focal * float(hi[1] - lo[1]) / (fill * image_size) + float(hi[2] - lo[2]) / 2
+    translation = torch.tensor([-centre[0], -centre[1], depth - centre[2]])
+    K = intrinsics(torch.tensor(focal), torch.tensor([image_size / 2, image_size / 2]))
+    return translation, K
+
+
+def render_pose_strip(
+    body, global_orient, body_pose, path: Path, frames: int = 6, size: int = 256, yaw_degrees: float = 70.0
+) -> Path:
+    """Render ``frames`` evenly spaced poses side by side into one PNG strip, each body turned
+    ``yaw_degrees`` about the vertical so that a gait shows in profile.
+
+    global_orient (N, 3), body_pose (N, J-1, 3) axis-angle (numpy or torch).
+    """
+    import numpy as np
+
+    from openhmr.render import render_mesh
+
+    go, bp = torch.as_tensor(global_orient), torch.as_tensor(body_pose)
+    picks = np.linspace(0, go.shape[0] - 1, min(frames, go.shape[0])).round().astype(int)
+    turn = axis_angle_to_matrix(torch.tensor([0.0, math.radians(yaw_degrees), 0.0]))
+    with torch.no_grad():
+        out = body(turn @ axis_angle_to_matrix(go[picks]), bp[picks])
+    tiles = []
+    for vertices in out.vertices:
+        translation, K = _framing(vertices, size)
+        tiles.append(render_mesh((vertices + translation).numpy(), body.faces.numpy(), K.numpy(), (size, size)))
+    return write_png(path, np.concatenate(tiles, axis=1))
+
+
 def pose_and_render(
     body_model: str = "anny",
     pose: str = "walk",
@@ -40,13 +76,7 @@ def pose_and_render(
         out = body(axis_angle_to_matrix(yaw), body_pose, shape_t)
     vertices = out.vertices[0]
 
-    # Frame the body: centre it and back the camera off until it fills 85% of the height.
-    focal = 2.0 * image_size
-    lo, hi = vertices.min(0).values, vertices.max(0).values
-    centre = (lo + hi) / 2
-    depth = focal * float(hi[1] - lo[1]) / (0.85 * image_size) + float(hi[2] - lo[2]) / 2
-    translation = torch.tensor([-centre[0], -centre[1], depth - centre[2]])
-    K = intrinsics(torch.tensor(focal), torch.tensor([image_size / 2, image_size / 2]))
+    translation, K = _framing(vertices, image_size)
 
     from openhmr.render import render_mesh
 

@@ -1,0 +1,1 @@
+"""Data: motion capture -> pose banks (later: synthetic images, dataset formats, augmentation)."""
