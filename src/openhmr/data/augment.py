@@ -1,0 +1,126 @@
+"""Crop and augment one sample: box crop at a fixed resolution, scale/shift jitter, in-plane
+rotation, horizontal flip, colour jitter.
+
+Geometry is one homogeneous 3x3 matrix from image pixels to crop pixels, applied to the image
+(PIL) and to the 2D keypoints alike, so they cannot drift apart. A rotation of the crop by
+r degrees (counter-clockwise on screen) is a camera roll: 3D joints and the global
+orientation turn with it. A flip mirrors the image about the crop's vertical axis, swaps
+left/right keypoints and mirrors the pose and 3D joints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+from PIL import Image
+
+from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+
+
+@dataclasses.dataclass
+class Augmentation:
+    """One draw of the random augmentation (identity by default)."""
+
+    scale: float = 1.0  # box size multiplier
+    shift: tuple[float, float] = (0.0, 0.0)  # box centre offset, in box sizes
+    rotation: float = 0.0  # degrees, counter-clockwise on screen
+    flip: bool = False
+    colour: tuple[float, float, float] = (1.0, 1.0, 1.0)  # per-channel gain
+
+    @classmethod
+    def sample(
+        cls,
+        rng: np.random.Generator,
+        scale: float = 0.25,
+        shift: float = 0.1,
+        rotation: float = 30.0,
+        rotation_prob: float = 0.6,
+        flip_prob: float = 0.5,
+        colour: float = 0.4,
+    ) -> "Augmentation":
+        """SPIN-like ranges: scale 1 ± 0.25, shift ± 0.1, rotation ± 30° (60% of the time)."""
+        return cls(
+            scale=float(1 + np.clip(rng.normal(0, scale / 2), -scale, scale)),
+            shift=tuple(float(v) for v in rng.uniform(-shift, shift, 2)),
+            rotation=float(np.clip(rng.normal(0, rotation / 2), -rotation, rotation)) if rng.random() < rotation_prob else 0.0,
+            flip=bool(rng.random() < flip_prob),
+            colour=tuple(float(v) for v in rng.uniform(1 - colour, 1 + colour, 3)),
+        )
+
+
+def crop_matrix(center: np.ndarray, box_size: float, res: int, aug: Augmentation = Augmentation()) -> np.ndarray:
+    """(3, 3) homogeneous map from image pixels to crop pixels (crop of ``res`` x ``res``)."""
+    size = box_size * aug.scale
+    cx, cy = np.asarray(center, dtype=np.float64) + np.asarray(aug.shift) * box_size
+    to_box = np.array([[1.0, 0, -cx], [0, 1.0, -cy], [0, 0, 1.0]])
+    zoom = np.diag([res / size, res / size, 1.0])
+    # Image y points down: a counter-clockwise turn on screen is a negative angle in these axes.
+    a = -math.radians(aug.rotation)
+    turn = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1.0]])
+    mirror = np.diag([-1.0 if aug.flip else 1.0, 1.0, 1.0])
+    to_crop = np.array([[1.0, 0, res / 2], [0, 1.0, res / 2], [0, 0, 1.0]])
+    return to_crop @ mirror @ turn @ zoom @ to_box
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Pixels (K, 2) through a (3, 3) homogeneous map."""
+    return points @ matrix[:2, :2].T + matrix[:2, 2]
+
+
+def warp_image(image: np.ndarray, matrix: np.ndarray, res: int) -> np.ndarray:
+    """Crop (res, res, C) uint8 of ``image`` (H, W, C) uint8 through ``matrix`` (bilinear)."""
+    inverse = np.linalg.inv(matrix)  # PIL asks, for each output pixel, where to read
+    out = Image.fromarray(image).transform(
+        (res, res), Image.Transform.AFFINE, data=tuple(inverse[:2].ravel()), resample=Image.Resampling.BILINEAR
+    )
+    return np.asarray(out)
+
+
+def camera_roll(aug: Augmentation) -> torch.Tensor:
+    """(3, 3) the rotation of the camera-frame scene that the crop's rotation shows."""
+    return axis_angle_to_matrix(torch.tensor([0.0, 0.0, -math.radians(aug.rotation)]))
+
+
+def augment_keypoints(keypoints: np.ndarray, matrix: np.ndarray, res: int, flip_perm: list[int] | None) -> np.ndarray:
+    """Image keypoints (K, 3) [x, y, visibility] -> crop coordinates in [-1, 1] (K, 3).
+
+    Points that leave the crop stay labelled (the loss still sees them, as in HMR).
+    """
+    out = keypoints.astype(np.float64).copy()
+    out[:, :2] = transform_points(out[:, :2], matrix) / (res / 2) - 1
+    if flip_perm is not None:
+        out = out[flip_perm]
+    return out
+
+
+def augment_3d(
+    joints: torch.Tensor | None,
+    global_orient: torch.Tensor | None,
+    aug: Augmentation,
+    flip_perm: list[int] | None = None,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Rotate (and mirror) camera-frame joints (K, 3+) and a global orientation (3,) with the crop.
+
+    The body pose is mirrored separately, by ``BodyModel.mirror_pose``.
+    """
+    roll = camera_roll(aug)
+    mirror = torch.diag(torch.tensor([-1.0 if aug.flip else 1.0, 1.0, 1.0]))
+    if joints is not None:
+        joints = joints.clone()
+        joints[:, :3] = joints[:, :3] @ (mirror @ roll).T
+        if aug.flip and flip_perm is not None:
+            joints = joints[flip_perm]
+    if global_orient is not None:
+        rotation = roll @ axis_angle_to_matrix(global_orient)
+        if aug.flip:
+            rotation = mirror @ rotation @ mirror
+        global_orient = matrix_to_axis_angle(rotation)
+    return joints, global_orient
+
+
+def jitter_colour(image: np.ndarray, aug: Augmentation) -> np.ndarray:
+    """Per-channel gain, clipped to [0, 255]: (H, W, 3) uint8."""
+    return np.clip(image.astype(np.float32) * np.asarray(aug.colour, np.float32), 0, 255).astype(np.uint8)
