@@ -20,7 +20,7 @@ def test_coco17_flip_matches_the_standard_table():
 
 def test_convention_sizes():
     sizes = {name: len(names) for name, names in kp.CONVENTIONS.items()}
-    assert sizes == {"coco17": 17, "coco23": 23, "lsp14": 14, "hmr19": 19, "h36m17": 17, "smpl24": 24}
+    assert sizes == {"coco17": 17, "coco23": 23, "lsp14": 14, "hmr19": 19, "h36m17": 17, "smpl24": 24, "spin24": 24}
     assert kp.CONVENTIONS["hmr19"][:14] == kp.CONVENTIONS["lsp14"]
 
 

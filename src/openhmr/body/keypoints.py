@@ -54,6 +54,9 @@ CONVENTIONS: dict[str, tuple[str, ...]] = {
     "hmr19": _LSP14 + ("nose", "left_eye", "right_eye", "left_ear", "right_ear"),
     "h36m17": _H36M17,
     "smpl24": _SMPL24,
+    # SPIN's 24 ground-truth joints (its preprocessed LSP/MPII/COCO/H36M/3DPW .npz "part", "S").
+    "spin24": _LSP14 + ("pelvis_mpii", "thorax_mpii", "spine_h36m", "jaw_h36m", "head_h36m",
+                        "nose", "left_eye", "right_eye", "left_ear", "right_ear"),
 }
 
 
