@@ -1,0 +1,88 @@
+"""A PyTorch dataset over :class:`~openhmr.data.formats.Annotations`: read the image, crop the
+person's box at 224², augment, and return tensors in the fields the losses read.
+
+Images that are missing or unreadable are skipped (another sample is served in their place)
+and counted; once more than ``max_bad_fraction`` of the images seen are bad, the next bad one
+ends the run with one sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from openhmr.body import keypoints as kp
+from openhmr.data.augment import Augmentation, augment_3d, augment_keypoints, crop_matrix, jitter_colour, warp_image
+from openhmr.data.formats import Annotations
+from openhmr.errors import OpenHMRError
+
+log = logging.getLogger(__name__)
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Samples: ``image (3, res, res)`` in [0, 1], ``keypoints2d (K, 3)`` crop coordinates and
+    visibility, and when labelled ``keypoints3d (K, 4)`` camera-frame metres and confidence
+    (rotated and mirrored with the crop)."""
+
+    def __init__(
+        self,
+        annotations: Annotations,
+        res: int = 224,
+        augment: bool = False,
+        seed: int = 0,
+        max_bad_fraction: float = 0.1,
+    ):
+        self.ann = annotations
+        self.res = res
+        self.augment = augment
+        self.seed = seed
+        self.max_bad_fraction = max_bad_fraction
+        self.flip_perm = kp.flip_permutation(annotations.convention)
+        self.seen = 0
+        self.bad: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.ann)
+
+    def _read_image(self, index: int) -> np.ndarray | None:
+        path = self.ann.image_root / str(self.ann.imgname[index])
+        try:
+            with Image.open(path) as im:
+                return np.asarray(im.convert("RGB"))
+        except (OSError, UnidentifiedImageError, ValueError) as e:
+            self.bad[str(path)] = f"{type(e).__name__}: {e}"
+            log.warning("skipped %s (%s); %d bad images so far", path, e, len(self.bad))
+            return None
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        for attempt in range(len(self)):
+            i = (index + attempt) % len(self)
+            self.seen += 1
+            image = self._read_image(i)
+            if image is not None:
+                return self._sample(i, image)
+            if len(self.bad) > self.max_bad_fraction * max(self.seen, 10):
+                raise OpenHMRError(
+                    f"{len(self.bad)} of {self.seen} images could not be read (e.g. {next(iter(self.bad))}); "
+                    f"check the image folder {self.ann.image_root}."
+                )
+        raise OpenHMRError(f"No readable image among the {len(self)} samples of {self.ann.image_root}.")
+
+    def _sample(self, i: int, image: np.ndarray) -> dict[str, torch.Tensor]:
+        aug = Augmentation()
+        if self.augment:
+            aug = Augmentation.sample(np.random.default_rng([self.seed, i, self.seen]))
+        matrix = crop_matrix(self.ann.center[i], float(self.ann.box_size[i]), self.res, aug)
+        crop = jitter_colour(warp_image(image, matrix, self.res), aug)
+        flip = self.flip_perm if aug.flip else None
+        sample = {
+            "image": torch.from_numpy(crop.copy()).permute(2, 0, 1).float() / 255,
+            "keypoints2d": torch.from_numpy(augment_keypoints(self.ann.keypoints2d[i], matrix, self.res, flip)).float(),
+        }
+        if self.ann.keypoints3d is not None:
+            joints, _ = augment_3d(torch.from_numpy(self.ann.keypoints3d[i]).float(), None, aug, self.flip_perm)
+            sample["keypoints3d"] = joints
+        return sample

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from openhmr.data.dataset import CropDataset
+from openhmr.data.formats import read_spin_npz
+from openhmr.errors import OpenHMRError
+
+
+def make_set(tmp_path, n=6, missing=(), corrupt=()):
+    rng = np.random.default_rng(0)
+    (tmp_path / "images").mkdir()
+    part = np.zeros((n, 24, 3))
+    for i in range(n):
+        image = np.zeros((240, 320, 3), np.uint8)
+        x, y = 100 + 10 * i, 120
+        image[y - 4 : y + 5, x - 4 : x + 5] = [255, 0, 0]  # the left hip, painted red
+        part[i, 3] = [x + 0.5, y + 0.5, 1]
+        path = tmp_path / "images" / f"{i}.png"
+        if i in corrupt:
+            path.write_bytes(b"")
+        elif i not in missing:
+            Image.fromarray(image).save(path)
+    np.savez(tmp_path / "set.npz", imgname=np.array([f"images/{i}.png" for i in range(n)]),
+             center=np.tile([160.0, 120.0], (n, 1)), scale=np.full(n, 1.0), part=part)  # fmt: skip
+    return read_spin_npz(tmp_path / "set.npz", "coco17")
+
+
+def test_samples_are_crops_with_keypoints_on_their_pixels(tmp_path):
+    ds = CropDataset(make_set(tmp_path), res=100)
+    sample = ds[2]
+    assert sample["image"].shape == (3, 100, 100) and 0 <= float(sample["image"].min()) <= 1
+    hip = sample["keypoints2d"][11]  # coco17 left_hip
+    x, y = ((hip[:2] + 1) * 50).long().tolist()
+    assert hip[2] == 1 and sample["image"][0, y, x] > 0.9 and sample["image"][1, y, x] < 0.1
+
+
+def test_augmented_samples_keep_keypoints_on_their_pixels(tmp_path):
+    ds = CropDataset(make_set(tmp_path), res=100, augment=True, seed=3)
+    for i in range(len(ds)):
+        sample = ds[i]
+        labels = sample["keypoints2d"]
+        visible = labels[:, 2] > 0
+        (k,) = torch.nonzero(visible)[0]
+        x, y = ((labels[k, :2] + 1) * 50).long().tolist()
+        if 0 <= x < 100 and 0 <= y < 100:
+            assert sample["image"][0, y, x] > 0.6, (i, k)
+        assert k in (11, 12)  # left hip, or the right hip's slot after a flip
+
+
+def test_unreadable_images_are_skipped_and_counted(tmp_path):
+    ds = CropDataset(make_set(tmp_path, missing=(1,), corrupt=(4,)), res=64, max_bad_fraction=0.5)
+    samples = [ds[i] for i in range(len(ds))]
+    assert len(samples) == 6 and len(ds.bad) == 2
+    assert any("1.png" in p for p in ds.bad) and any("4.png" in p for p in ds.bad)
+
+
+def test_too_many_unreadable_images_stop_with_one_sentence(tmp_path):
+    ds = CropDataset(make_set(tmp_path, missing=(0, 1, 2, 3, 4)), res=64, max_bad_fraction=0.1)
+    with pytest.raises(OpenHMRError, match="images could not be read"):
+        for i in range(len(ds)):
+            ds[i]
