@@ -1,0 +1,122 @@
+"""Mixed batches for weak supervision, and the unpaired mocap stream for the discriminator.
+
+A batch draws a set share of its samples from each source (2D-only, 3D, parameter-labelled
+sets); a field one source lacks is zero-filled with zero visibility / confidence / has-flag,
+so the losses ignore it. The discriminator's "real" poses come from a pose bank split by
+clip, never by frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from openhmr.data.pose_bank import PoseBank
+from openhmr.geometry.rotations import axis_angle_to_matrix
+
+
+def split_clips(bank: PoseBank, fractions: dict[str, float], seed: int = 0) -> dict[str, PoseBank]:
+    """Disjoint sub-banks by clip, e.g. ``{"train": 0.7, "test": 0.15, "discriminator": 0.15}``."""
+    order = np.random.default_rng(seed).permutation(len(bank.clip_names))
+    total = sum(fractions.values())
+    bounds = np.round(np.cumsum([0.0, *fractions.values()]) / total * len(order)).astype(int)
+    out = {}
+    for (name, _), lo, hi in zip(fractions.items(), bounds[:-1], bounds[1:]):
+        out[name] = select_clips(bank, order[lo:hi])
+    return out
+
+
+def select_clips(bank: PoseBank, clip_ids) -> PoseBank:
+    """The frames of the given clips, clips renumbered from 0."""
+    clip_ids = np.asarray(sorted(int(c) for c in clip_ids), dtype=np.int64)
+    keep = np.isin(bank.clip_id, clip_ids)
+    renumber = {c: i for i, c in enumerate(clip_ids)}
+    return PoseBank(
+        bank.body_pose[keep],
+        bank.global_orient[keep],
+        np.array([renumber[int(c)] for c in bank.clip_id[keep]], dtype=np.int64),
+        bank.clip_names[clip_ids],
+        bank.frame[keep],
+        bank.body_model,
+    )
+
+
+def collate(samples: list[dict[str, torch.Tensor]], num_keypoints: int) -> dict[str, torch.Tensor]:
+    """Stack samples; fill what a sample lacks so that no loss sees it.
+
+    Always returns image (B, 3, H, W), keypoints2d (B, K, 3), keypoints3d (B, K, 4); and
+    rotmats / shape / has_params when any sample carries parameters.
+    """
+    batch = {"image": torch.stack([s["image"] for s in samples])}
+    batch["keypoints2d"] = torch.stack([s.get("keypoints2d", torch.zeros(num_keypoints, 3)) for s in samples])
+    batch["keypoints3d"] = torch.stack([s.get("keypoints3d", torch.zeros(num_keypoints, 4)) for s in samples])
+    with_params = [s for s in samples if "rotmats" in s]
+    if with_params:
+        like_rot, like_shape = with_params[0]["rotmats"], with_params[0]["shape"]
+        batch["rotmats"] = torch.stack([s.get("rotmats", torch.eye(3).expand_as(like_rot)) for s in samples])
+        batch["shape"] = torch.stack([s.get("shape", torch.zeros_like(like_shape)) for s in samples])
+        batch["has_params"] = torch.tensor([float("rotmats" in s) for s in samples])
+    return batch
+
+
+class MixedBatches:
+    """Endless batches drawing ``share`` of each batch from each source.
+
+    sources: {name: (dataset, share)}; shares are normalised; every batch has exactly
+    ``batch_size`` samples (largest-remainder rounding). Each source is walked in a fresh
+    random order, cycling.
+    """
+
+    def __init__(self, sources: dict, batch_size: int, num_keypoints: int, seed: int = 0):
+        self.sources = sources
+        self.batch_size = batch_size
+        self.num_keypoints = num_keypoints
+        self.rng = np.random.default_rng(seed)
+        shares = np.array([share for _, share in sources.values()], dtype=np.float64)
+        exact = shares / shares.sum() * batch_size
+        counts = np.floor(exact).astype(int)
+        counts[np.argsort(exact - counts)[::-1][: batch_size - counts.sum()]] += 1
+        self.counts = dict(zip(sources, counts.tolist()))
+        self._orders = {name: iter(()) for name in sources}
+
+    def _next_index(self, name: str) -> int:
+        try:
+            return next(self._orders[name])
+        except StopIteration:
+            dataset = self.sources[name][0]
+            self._orders[name] = iter(self.rng.permutation(len(dataset)).tolist())
+            return next(self._orders[name])
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict[str, torch.Tensor]:
+        samples = []
+        for name, count in self.counts.items():
+            dataset = self.sources[name][0]
+            samples.extend(dataset[self._next_index(name)] for _ in range(count))
+        return collate(samples, self.num_keypoints)
+
+
+class MocapStream:
+    """Endless batches of real poses for the discriminator: body rotations (B, J-1, 3, 3) and
+    shapes (B, S), uniform within the body's shape bounds unless ``shape_sampler`` is given."""
+
+    def __init__(self, bank: PoseBank, batch_size: int, shape_low: torch.Tensor, shape_high: torch.Tensor, seed: int = 0, shape_sampler=None):
+        self.poses = torch.from_numpy(bank.body_pose).float()
+        self.batch_size = batch_size
+        self.low, self.high = shape_low.float(), shape_high.float()
+        self.generator = torch.Generator().manual_seed(seed)
+        self.shape_sampler = shape_sampler
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.randint(len(self.poses), (self.batch_size,), generator=self.generator)
+        if self.shape_sampler is not None:
+            shape = self.shape_sampler(self.batch_size)
+        else:
+            u = torch.rand(self.batch_size, self.low.shape[0], generator=self.generator)
+            shape = self.low + (self.high - self.low) * u
+        return axis_angle_to_matrix(self.poses[index]), shape
