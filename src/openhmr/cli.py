@@ -70,6 +70,16 @@ def _mocap_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_command(args: argparse.Namespace) -> int:
+    from openhmr.data.synth import generate
+
+    if args.num < 1:
+        raise OpenHMRError("--num must be at least 1.")
+    path = generate(args.poses, args.num, args.out, seed=args.seed, res=args.res, backgrounds=args.backgrounds)
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="openhmr",
@@ -107,6 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
     mocap.add_argument("--asf", help="skeleton for .amc clips (default: <subject>.asf beside each clip)")
     mocap.add_argument("--preview", help="also render frames of the first clip into this PNG strip")
     mocap.set_defaults(run=_mocap_command)
+
+    synth = commands.add_parser(
+        "synth",
+        help="render labelled synthetic images from a pose bank",
+        description="Render Anny bodies posed from a pose bank into OUT/images and write "
+        "OUT/annotations.npz (SPIN-style fields). Deterministic for a seed; rerunning the same "
+        "command resumes an interrupted run.",
+    )
+    synth.add_argument("--poses", required=True, help="pose bank .npz (from `openhmr mocap`)")
+    synth.add_argument("--num", type=int, required=True, help="number of images")
+    synth.add_argument("--out", required=True, help="output folder")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    synth.add_argument("--res", type=int, default=224, help="image size in pixels (default: 224)")
+    synth.add_argument("--backgrounds", help="folder of photos to crop backgrounds from (default: procedural)")
+    synth.set_defaults(run=_synth_command)
     return parser
 
 

@@ -1,0 +1,233 @@
+"""``openhmr synth``: labelled images of Anny bodies driven by real motion capture.
+
+Every image is a pure function of (seed, index): pose from the bank, phenotype from Anny's
+shape distribution (children to elderly), a turn about the vertical and a small tilt, a
+weak-perspective camera with focal jitter (sometimes pushing the body past the border),
+clothes-like colours per body part, a procedural or photographic background, and sometimes
+an occluding box. So an interrupted run resumes by skipping the images already on disk
+(their labels are recomputed, without rendering), and no half-written image ever exists
+(atomic writes). Labels follow SPIN's fields (see :func:`generate`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from openhmr.body.anny_body import AnnyBody
+from openhmr.data.pose_bank import PoseBank
+from openhmr.errors import OpenHMRError
+from openhmr.geometry.camera import intrinsics, perspective_project, weak_to_translation
+from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from openhmr.io import atomic_path
+
+KEYPOINTS = "coco23"
+# A keypoint counts as seen when no surface lies more than this in front of it (metres):
+# regressed joints sit inside the body, about half a limb's thickness below the skin.
+VISIBILITY_SLACK = 0.12
+
+_PART_OF_BONE = {  # colour groups: 0 skin, 1 top, 2 bottom, 3 shoes
+    "Hips": 2, "LHipJoint": 2, "RHipJoint": 2, "LeftUpLeg": 2, "RightUpLeg": 2, "LeftLeg": 2, "RightLeg": 2,
+    "LeftFoot": 3, "RightFoot": 3, "LeftToeBase": 3, "RightToeBase": 3,
+    "LowerBack": 1, "Spine": 1, "Spine1": 1, "LeftShoulder": 1, "RightShoulder": 1, "LeftArm": 1, "RightArm": 1,
+}  # fmt: skip
+
+
+@dataclasses.dataclass
+class Scene:
+    """Everything one image depends on."""
+
+    pose_index: int
+    global_orient: torch.Tensor  # (3,) camera axes
+    shape: torch.Tensor  # (6,)
+    cam: torch.Tensor  # (3,) weak perspective
+    focal: float  # crop pixels
+    colours: np.ndarray  # (4, 3) per part, in [0, 1]
+    background_seed: int
+    occluder: tuple[float, float, float, float] | None  # x0, y0, x1, y1 in [0, 1]
+
+
+def sample_scene(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor) -> Scene:
+    yaw = rng.uniform(-np.pi, np.pi)
+    tilt = rng.normal(0.0, np.radians(8.0), 2)
+    turn = axis_angle_to_matrix(torch.tensor([tilt[0], yaw, tilt[1]], dtype=torch.float32))
+    index = int(rng.integers(len(bank)))
+    global_orient = matrix_to_axis_angle(turn @ axis_angle_to_matrix(torch.from_numpy(bank.global_orient[index])))
+    spread = 0.35 if rng.random() < 0.1 else 0.08  # one image in ten is truncated at the border
+    cam = torch.tensor([rng.uniform(0.75, 1.0), *rng.normal(0.0, spread, 2)], dtype=torch.float32)
+    skin = np.array([0.95, 0.8, 0.7]) * rng.uniform(0.35, 1.0)
+    colours = np.vstack([skin, rng.uniform(0.05, 0.95, (3, 3))])
+    occluder = None
+    if rng.random() < 0.25:
+        x, y = rng.uniform(0.0, 0.8, 2)
+        occluder = (x, y, x + rng.uniform(0.1, 0.4), y + rng.uniform(0.1, 0.4))
+    return Scene(index, global_orient, shape, cam, float(rng.uniform(1000.0, 5000.0)), colours, int(rng.integers(2**31)), occluder)
+
+
+def background(seed: int, res: int, photos: list[Path]) -> np.ndarray:
+    """(res, res, 3) uint8: a random crop of a photo, or a noisy two-colour gradient."""
+    rng = np.random.default_rng(seed)
+    if photos:
+        from PIL import Image
+
+        with Image.open(photos[int(rng.integers(len(photos)))]) as im:
+            image = np.asarray(im.convert("RGB"))
+        h, w = image.shape[:2]
+        side = int(min(h, w) * rng.uniform(0.3, 1.0))
+        y, x = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
+        return np.asarray(Image.fromarray(image[y : y + side, x : x + side]).resize((res, res)))
+    a, b = rng.uniform(0, 255, (2, 3))
+    t = np.linspace(0.0, 1.0, res)[:, None, None]
+    if rng.random() < 0.5:
+        t = t.transpose(1, 0, 2)
+    noise = rng.normal(0.0, 12.0, (res, res, 1))
+    return np.clip(a + (b - a) * t + noise, 0, 255).astype(np.uint8)
+
+
+class SynthRenderer:
+    """Renders scenes of one Anny body with pyrender; create it inside the worker process."""
+
+    def __init__(self, body: AnnyBody, res: int):
+        import os
+
+        os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+        import pyrender
+
+        self.pyrender = pyrender
+        self.body, self.res = body, res
+        dominant = body.anny.vertex_bone_indices[
+            torch.arange(body.anny.vertex_bone_indices.shape[0]), body.anny.vertex_bone_weights.argmax(1)
+        ]
+        self.part = np.array([_PART_OF_BONE.get(body.joint_names[int(b)], 0) for b in dominant])
+        self.renderer = pyrender.OffscreenRenderer(res, res)
+
+    def render(self, vertices: np.ndarray, K: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Camera-frame vertices (V, 3) -> colour (res, res, 3) uint8 and depth (res, res), 0 = empty."""
+        import trimesh
+
+        pr = self.pyrender
+        mesh = trimesh.Trimesh(vertices * np.array([1.0, -1.0, -1.0]), self.body.faces.numpy(), process=False)
+        mesh.visual.vertex_colors = (np.c_[colours[self.part], np.ones(len(self.part))] * 255).astype(np.uint8)
+        scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[0.4, 0.4, 0.4])
+        scene.add(pr.Mesh.from_trimesh(mesh, smooth=True))
+        scene.add(pr.IntrinsicsCamera(K[0, 0], K[1, 1], K[0, 2], K[1, 2], zfar=1e4), pose=np.eye(4))
+        scene.add(pr.DirectionalLight(intensity=3.0), pose=np.eye(4))
+        colour, depth = self.renderer.render(scene)
+        return colour[..., :3], depth
+
+    def close(self):
+        self.renderer.delete()
+
+
+def scene_labels(body: AnnyBody, bank: PoseBank, scene: Scene, res: int):
+    """Vertices, keypoints and joints (camera frame, translated), pixel keypoints, K."""
+    with torch.no_grad():
+        out = body(scene.global_orient[None], torch.from_numpy(bank.body_pose[scene.pose_index])[None], scene.shape[None])
+    translation = weak_to_translation(scene.cam[None], torch.tensor([scene.focal]), res)[0]
+    keypoints, _ = out.keypoints_as(KEYPOINTS)
+    K = intrinsics(torch.tensor(scene.focal), torch.tensor([res / 2, res / 2]))
+    kp_cam = keypoints[0] + translation
+    pixels = perspective_project(kp_cam[None], torch.zeros(1, 3), K[None])[0]
+    return out.vertices[0] + translation, kp_cam, out.joints[0] + translation, pixels, K
+
+
+def visibility(pixels: np.ndarray, depths: np.ndarray, depth_map: np.ndarray | None, scene: Scene, res: int) -> np.ndarray:
+    """1 where a keypoint is inside the image, not behind the surface, and not under the occluder."""
+    inside = (pixels >= 0).all(1) & (pixels < res).all(1)
+    seen = inside.copy()
+    if depth_map is not None:
+        for k in np.flatnonzero(inside):
+            surface = depth_map[int(pixels[k, 1]), int(pixels[k, 0])]
+            seen[k] = surface == 0 or depths[k] <= surface + VISIBILITY_SLACK
+    if scene.occluder is not None:
+        x0, y0, x1, y1 = (np.array(scene.occluder) * res).tolist()
+        under = (pixels[:, 0] >= x0) & (pixels[:, 0] < x1) & (pixels[:, 1] >= y0) & (pixels[:, 1] < y1)
+        seen &= ~under
+    return seen.astype(np.float32)
+
+
+def generate(
+    poses: str | Path,
+    num: int,
+    out: str | Path,
+    seed: int = 0,
+    res: int = 224,
+    backgrounds: str | Path | None = None,
+    progress: bool = True,
+) -> Path:
+    """Render ``num`` images into ``out/images`` and write ``out/annotations.npz`` with
+    ``imgname, center, scale, part (N, 23, 3), S (N, 31, 4), pose (N, 31 * 3), shape (N, 6),
+    has_smpl, cam_K (N, 3, 3), body_model, clip_id, clip_names``."""
+    from PIL import Image
+    from tqdm import tqdm
+
+    from anny.shape_distribution import SimpleShapeDistribution
+
+    bank = PoseBank.load(poses)
+    if bank.body_model != "anny":
+        raise OpenHMRError(f"{poses} holds {bank.body_model} poses; the generator renders the Anny body.")
+    photos = []
+    if backgrounds:
+        photos = sorted(p for p in Path(backgrounds).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        if not photos:
+            raise OpenHMRError(f"No .jpg/.png photos under {backgrounds}.")
+    body = AnnyBody()
+    distribution = SimpleShapeDistribution(body.anny)
+    out = Path(out)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    renderer = None
+    fields: dict[str, list] = {k: [] for k in ("imgname", "part", "S", "pose", "shape", "cam_K", "clip_id")}
+    try:
+        for i in tqdm(range(num), desc="synth", unit="img", disable=not progress):
+            rng = np.random.default_rng([seed, i])
+            with torch.random.fork_rng():
+                torch.manual_seed(int(rng.integers(2**31)))
+                _, sampled = distribution.sample(1)
+            shape = torch.tensor([float(sampled[k][0]) for k in body.anny.phenotype_labels], dtype=torch.float32)
+            scene = sample_scene(rng, bank, shape)
+            vertices, kp_cam, joints, pixels, K = scene_labels(body, bank, scene, res)
+            name = f"images/{i:07d}.jpg"
+            # Visibility needs the depth buffer, so it is stored (before the image) for resuming.
+            vis_path = out / "images" / f".{i:07d}.vis.npy"
+            if (out / name).exists() and vis_path.exists():
+                vis = np.load(vis_path)
+            else:
+                renderer = renderer or SynthRenderer(body, res)
+                colour, depth = renderer.render(vertices.numpy(), K.numpy(), scene.colours)
+                vis = visibility(pixels.numpy(), kp_cam[:, 2].numpy(), depth, scene, res)
+                image = np.where((depth > 0)[..., None], colour, background(scene.background_seed, res, photos))
+                if scene.occluder is not None:
+                    x0, y0, x1, y1 = (np.array(scene.occluder) * res).astype(int).tolist()
+                    image[y0:y1, x0:x1] = np.random.default_rng(scene.background_seed).uniform(0, 255, 3).astype(np.uint8)
+                with atomic_path(vis_path) as tmp:
+                    with open(tmp, "wb") as f:
+                        np.save(f, vis)
+                with atomic_path(out / name) as tmp:
+                    Image.fromarray(image.astype(np.uint8)).save(tmp, format="JPEG", quality=92)
+            fields["imgname"].append(name)
+            fields["part"].append(np.c_[pixels.numpy(), vis])
+            fields["S"].append(np.c_[joints.numpy(), np.ones(len(joints))])
+            pose = torch.cat([scene.global_orient[None], torch.from_numpy(bank.body_pose[scene.pose_index])])
+            fields["pose"].append(pose.reshape(-1).numpy())
+            fields["shape"].append(shape.numpy())
+            fields["cam_K"].append(K.numpy())
+            fields["clip_id"].append(int(bank.clip_id[scene.pose_index]))
+    finally:
+        if renderer is not None:
+            renderer.close()
+    arrays = {k: np.asarray(v) for k, v in fields.items()}
+    arrays.update(
+        center=np.full((num, 2), res / 2.0),
+        scale=np.full(num, res / 200.0),
+        has_smpl=np.ones(num),
+        body_model=np.array("anny"),
+        clip_names=bank.clip_names,
+    )
+    path = out / "annotations.npz"
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return path
