@@ -35,7 +35,7 @@ def test_spin_npz_maps_its_joints_by_name(tmp_path):
     assert np.all(ann.keypoints2d[:, COCO23.index("left_heel"), 2] == 0)
     assert np.allclose(ann.box_size, 300.0)
     assert ann.image_root == tmp_path and ann.imgname[0] == "images/im0.jpg"
-    assert ann.smpl_pose.shape == (3, 72) and np.all(ann.has_smpl == 1)
+    assert ann.pose.shape == (3, 72) and np.all(ann.has_params == 1) and ann.body_model == "smpl"
 
 
 def test_non_finite_labels_become_invisible_and_are_counted(tmp_path):
@@ -48,7 +48,7 @@ def test_non_finite_labels_become_invisible_and_are_counted(tmp_path):
 
 def test_spin_npz_with_wrong_part_shape_is_a_clear_error(tmp_path):
     np.savez(tmp_path / "x.npz", imgname=np.array(["a"]), center=np.zeros((1, 2)), scale=np.ones(1), part=np.zeros((1, 14, 3)))
-    with pytest.raises(OpenHMRError, match=r"expected \(1, 24, 3\) in SPIN's joint order"):
+    with pytest.raises(OpenHMRError, match=r"expected \(1, 24, 3\) in the spin24 order"):
         read_spin_npz(tmp_path / "x.npz")
 
 

@@ -32,8 +32,9 @@ class Annotations:
 
     imgname (N,) paths relative to ``image_root``; center (N, 2) and box_size (N,) pixels
     (square box); keypoints2d (N, K, 3) pixels + visibility and keypoints3d (N, K, 4) metres +
-    confidence or None, both in ``convention``; smpl_pose (N, 72), smpl_shape (N, 10) and
-    has_smpl (N,) when the file carries SMPL parameters (meaningful for an SMPL body only).
+    confidence or None, both in ``convention``; pose (N, 3 J), shape (N, S) and has_params (N,)
+    when the file carries parameters of ``body_model`` ("smpl" for SPIN's files, "anny" for
+    openhmr's synthetic sets).
     """
 
     imgname: np.ndarray
@@ -43,9 +44,10 @@ class Annotations:
     convention: str
     image_root: Path
     keypoints3d: np.ndarray | None = None
-    smpl_pose: np.ndarray | None = None
-    smpl_shape: np.ndarray | None = None
-    has_smpl: np.ndarray | None = None
+    pose: np.ndarray | None = None
+    shape: np.ndarray | None = None
+    has_params: np.ndarray | None = None
+    body_model: str | None = None
     problems: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -68,8 +70,10 @@ def _invisible_if_not_finite(points: np.ndarray, problems: dict[str, int], what:
 
 
 def read_spin_npz(path: str | Path, convention: str = "coco23", image_root: str | Path | None = None) -> Annotations:
-    """A SPIN-style ``.npz``: ``imgname, center, scale, part (N, 24, 3)`` in SPIN's 24-joint
-    order, optionally ``S (N, 24, 4)``, ``pose (N, 72)``, ``shape (N, 10)``, ``has_smpl``."""
+    """A SPIN-style ``.npz``: ``imgname, center, scale, part (N, K, 3)``, optionally
+    ``S (N, K, 4)``, ``pose``, ``shape``, ``has_smpl``. K points follow the file's
+    ``keypoint_convention`` (openhmr's synthetic sets: coco23), else SPIN's 24-joint order;
+    parameters belong to the file's ``body_model``, else SMPL."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -80,26 +84,29 @@ def read_spin_npz(path: str | Path, convention: str = "coco23", image_root: str 
     if missing:
         raise OpenHMRError(f"{path}: missing {missing}; a SPIN-style .npz has imgname, center, scale and part.")
     n = len(data["imgname"])
-    if data["part"].shape != (n, 24, 3):
-        raise OpenHMRError(f"{path}: 'part' has shape {data['part'].shape}, expected ({n}, 24, 3) in SPIN's joint order.")
+    source = str(data.get("keypoint_convention", "spin24"))
+    k = len(kp.convention_names(source))
+    if data["part"].shape != (n, k, 3):
+        raise OpenHMRError(f"{path}: 'part' has shape {data['part'].shape}, expected ({n}, {k}, 3) in the {source} order.")
     problems: dict[str, int] = {}
     part = _invisible_if_not_finite(data["part"].astype(np.float64), problems, "2D keypoints")
     keypoints3d = None
     if "S" in data:
-        keypoints3d = _to_convention(_invisible_if_not_finite(data["S"].astype(np.float64), problems, "3D joints"), "spin24", convention)
+        keypoints3d = _to_convention(_invisible_if_not_finite(data["S"].astype(np.float64), problems, "3D joints"), source, convention)
     has_smpl = data.get("has_smpl")
     return _drop_bad_boxes(
         Annotations(
             imgname=data["imgname"].astype(str),
             center=data["center"].astype(np.float64),
             box_size=data["scale"].astype(np.float64) * SPIN_SCALE_PX,
-            keypoints2d=_to_convention(part, "spin24", convention),
+            keypoints2d=_to_convention(part, source, convention),
             convention=convention,
             image_root=Path(image_root) if image_root else path.parent,
             keypoints3d=keypoints3d,
-            smpl_pose=data.get("pose"),
-            smpl_shape=data.get("shape"),
-            has_smpl=None if has_smpl is None else has_smpl.astype(np.float64),
+            pose=data.get("pose"),
+            shape=data.get("shape"),
+            has_params=None if has_smpl is None else has_smpl.astype(np.float64),
+            body_model=str(data.get("body_model", "smpl")),
             problems=problems,
         ),
         image_sizes=None,

@@ -159,8 +159,11 @@ def generate(
     progress: bool = True,
 ) -> Path:
     """Render ``num`` images into ``out/images`` and write ``out/annotations.npz`` with
-    ``imgname, center, scale, part (N, 23, 3), S (N, 31, 4), pose (N, 31 * 3), shape (N, 6),
-    has_smpl, cam_K (N, 3, 3), body_model, clip_id, clip_names``."""
+    ``imgname, center, scale, part (N, 23, 3)`` pixels + visibility and ``S (N, 23, 4)``
+    camera-frame metres + confidence, both COCO-23 (``keypoint_convention``), ``joints (N, 31,
+    3)`` the rig's joints, ``pose (N, 31 * 3)`` (global orientation first), ``shape (N, 6)``,
+    ``has_smpl`` (here: has body-model parameters), ``cam_K (N, 3, 3)``, ``body_model``,
+    ``clip_id``, ``clip_names``."""
     from PIL import Image
     from tqdm import tqdm
 
@@ -179,7 +182,7 @@ def generate(
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     renderer = None
-    fields: dict[str, list] = {k: [] for k in ("imgname", "part", "S", "pose", "shape", "cam_K", "clip_id")}
+    fields: dict[str, list] = {k: [] for k in ("imgname", "part", "S", "joints", "pose", "shape", "cam_K", "clip_id")}
     try:
         for i in tqdm(range(num), desc="synth", unit="img", disable=not progress):
             rng = np.random.default_rng([seed, i])
@@ -209,7 +212,8 @@ def generate(
                     Image.fromarray(image.astype(np.uint8)).save(tmp, format="JPEG", quality=92)
             fields["imgname"].append(name)
             fields["part"].append(np.c_[pixels.numpy(), vis])
-            fields["S"].append(np.c_[joints.numpy(), np.ones(len(joints))])
+            fields["S"].append(np.c_[kp_cam.numpy(), np.ones(len(kp_cam))])
+            fields["joints"].append(joints.numpy())
             pose = torch.cat([scene.global_orient[None], torch.from_numpy(bank.body_pose[scene.pose_index])])
             fields["pose"].append(pose.reshape(-1).numpy())
             fields["shape"].append(shape.numpy())
@@ -224,6 +228,7 @@ def generate(
         scale=np.full(num, res / 200.0),
         has_smpl=np.ones(num),
         body_model=np.array("anny"),
+        keypoint_convention=np.array(KEYPOINTS),
         clip_names=bank.clip_names,
     )
     path = out / "annotations.npz"
