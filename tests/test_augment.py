@@ -96,3 +96,14 @@ def test_colour_jitter_scales_channels_and_clips():
     image = np.full((4, 4, 3), 200, np.uint8)
     out = jitter_colour(image, Augmentation(colour=(0.5, 1.0, 1.5)))
     assert out[0, 0].tolist() == [100, 200, 255]
+
+
+def test_occluder_hides_the_keypoints_under_it():
+    from openhmr.data.augment import occlude
+
+    image = np.zeros((100, 100, 3), np.uint8)
+    image[:50] = 200
+    points = np.array([[-0.5, -0.5, 1.0], [0.5, 0.5, 1.0]])  # pixels (25, 25) and (75, 75)
+    out, vis = occlude(image, points, Augmentation(occluder=(0.1, 0.1, 0.4, 0.4)))
+    assert vis[:, 2].tolist() == [0.0, 1.0]
+    assert out[25, 25].tolist() == [100, 100, 100] and out[75, 75].tolist() == [0, 0, 0]

@@ -233,6 +233,10 @@ def test_amass_poses_drive_smpl_upright(tmp_path, smpl_body, anny_body):
 def test_empty_or_missing_bank_is_a_clear_error(tmp_path):
     with pytest.raises(OpenHMRError, match="make one with `openhmr mocap`"):
         PoseBank.load(tmp_path / "none.npz")
+    empty = PoseBank(np.zeros((0, 30, 3)), np.zeros((0, 3)), np.zeros(0, np.int64), np.array(["x"]), np.zeros(0, np.int64), "anny")
+    empty.save(tmp_path / "empty.npz")
+    with pytest.raises(OpenHMRError, match="is empty"):
+        PoseBank.load(tmp_path / "empty.npz")
 
 
 def test_noisy_extremities_do_not_decide_distinctness(anny_body, smpl_body):

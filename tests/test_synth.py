@@ -68,3 +68,18 @@ def test_synthetic_sets_load_as_training_crops(tmp_path, bank_path, anny_body):
     raw = load(tmp_path / "annotations.npz")
     # The whole image is the crop: keypoints map to crop coordinates unchanged but for scale.
     assert np.allclose(sample["keypoints2d"][:, :2].numpy(), raw["part"][0, :, :2] / 32 - 1, atol=1e-4)
+
+
+def test_photo_backgrounds_are_cropped_from_the_folder(tmp_path, bank_path, anny_body):
+    from PIL import Image
+
+    from openhmr.data.synth import generate
+
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(np.full((300, 400, 3), [200, 30, 30], np.uint8)).save(tmp_path / "photos" / "red.png")
+    generate(bank_path, 1, tmp_path / "out", res=64, backgrounds=tmp_path / "photos", progress=False)
+    image = np.asarray(Image.open(tmp_path / "out" / "images" / "0000000.jpg")).astype(int)
+    corner = image[:6, :6].reshape(-1, 3).mean(0)
+    assert abs(corner[0] - 200) < 25 and corner[1] < 60  # a red photo behind the body
+    with pytest.raises(OpenHMRError, match="No .jpg/.png photos"):
+        generate(bank_path, 1, tmp_path / "out2", backgrounds=tmp_path / "out2_missing", progress=False)

@@ -44,7 +44,7 @@ def render_mesh(
     )
     scene.add(camera, pose=np.eye(4))
     for direction in ([0.0, -1.0, 1.0], [1.0, 1.0, 1.0], [-1.0, 0.5, 0.5]):
-        scene.add(pyrender.DirectionalLight(intensity=2.5), pose=_light_pose(np.array(direction)))
+        scene.add(pyrender.DirectionalLight(intensity=2.5), pose=light_pose(np.array(direction)))
     renderer = pyrender.OffscreenRenderer(width, height)
     try:
         color_buffer, depth = renderer.render(scene)
@@ -56,7 +56,7 @@ def render_mesh(
     return np.where(covered, color_buffer[..., :3], base).astype(np.uint8)
 
 
-def _light_pose(towards: np.ndarray) -> np.ndarray:
+def light_pose(towards: np.ndarray) -> np.ndarray:
     """A pose whose -z axis points along ``towards`` (pyrender lights shine down -z)."""
     z = -towards / np.linalg.norm(towards)
     x = np.cross([0.0, 1.0, 0.0], z)

@@ -29,6 +29,7 @@ class Augmentation:
     rotation: float = 0.0  # degrees, counter-clockwise on screen
     flip: bool = False
     colour: tuple[float, float, float] = (1.0, 1.0, 1.0)  # per-channel gain
+    occluder: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in crop fractions
 
     @classmethod
     def sample(
@@ -40,14 +41,21 @@ class Augmentation:
         rotation_prob: float = 0.6,
         flip_prob: float = 0.5,
         colour: float = 0.4,
+        occlusion_prob: float = 0.2,
     ) -> "Augmentation":
-        """SPIN-like ranges: scale 1 ± 0.25, shift ± 0.1, rotation ± 30° (60% of the time)."""
+        """SPIN-like ranges: scale 1 ± 0.25, shift ± 0.1, rotation ± 30° (60% of the time),
+        and a synthetic occluding box (20% of the time)."""
+        occluder = None
+        if rng.random() < occlusion_prob:
+            x, y = rng.uniform(0.0, 0.8, 2)
+            occluder = (float(x), float(y), float(x + rng.uniform(0.1, 0.35)), float(y + rng.uniform(0.1, 0.35)))
         return cls(
             scale=float(1 + np.clip(rng.normal(0, scale / 2), -scale, scale)),
             shift=tuple(float(v) for v in rng.uniform(-shift, shift, 2)),
             rotation=float(np.clip(rng.normal(0, rotation / 2), -rotation, rotation)) if rng.random() < rotation_prob else 0.0,
             flip=bool(rng.random() < flip_prob),
             colour=tuple(float(v) for v in rng.uniform(1 - colour, 1 + colour, 3)),
+            occluder=occluder,
         )
 
 
@@ -124,3 +132,19 @@ def augment_3d(
 def jitter_colour(image: np.ndarray, aug: Augmentation) -> np.ndarray:
     """Per-channel gain, clipped to [0, 255]: (H, W, 3) uint8."""
     return np.clip(image.astype(np.float32) * np.asarray(aug.colour, np.float32), 0, 255).astype(np.uint8)
+
+
+def occlude(image: np.ndarray, keypoints: np.ndarray, aug: Augmentation) -> tuple[np.ndarray, np.ndarray]:
+    """Paint the augmentation's occluding box (mean colour of the crop) on a crop (R, R, 3) and
+    make crop keypoints (K, 3) in [-1, 1] under it invisible."""
+    if aug.occluder is None:
+        return image, keypoints
+    res = image.shape[0]
+    x0, y0, x1, y1 = (np.array(aug.occluder) * res).astype(int).tolist()
+    image = image.copy()
+    image[y0:y1, x0:x1] = image.reshape(-1, 3).mean(0).astype(np.uint8)
+    px = (keypoints[:, :2] + 1) * res / 2
+    under = (px[:, 0] >= x0) & (px[:, 0] < x1) & (px[:, 1] >= y0) & (px[:, 1] < y1)
+    keypoints = keypoints.copy()
+    keypoints[under, 2] = 0.0
+    return image, keypoints

@@ -15,7 +15,15 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from openhmr.body import keypoints as kp
-from openhmr.data.augment import Augmentation, augment_3d, augment_keypoints, crop_matrix, jitter_colour, warp_image
+from openhmr.data.augment import (
+    Augmentation,
+    augment_3d,
+    augment_keypoints,
+    crop_matrix,
+    jitter_colour,
+    occlude,
+    warp_image,
+)
 from openhmr.data.formats import Annotations
 from openhmr.errors import OpenHMRError
 
@@ -76,11 +84,12 @@ class CropDataset(torch.utils.data.Dataset):
         if self.augment:
             aug = Augmentation.sample(np.random.default_rng([self.seed, i, self.seen]))
         matrix = crop_matrix(self.ann.center[i], float(self.ann.box_size[i]), self.res, aug)
-        crop = jitter_colour(warp_image(image, matrix, self.res), aug)
         flip = self.flip_perm if aug.flip else None
+        keypoints = augment_keypoints(self.ann.keypoints2d[i], matrix, self.res, flip)
+        crop, keypoints = occlude(jitter_colour(warp_image(image, matrix, self.res), aug), keypoints, aug)
         sample = {
             "image": torch.from_numpy(crop.copy()).permute(2, 0, 1).float() / 255,
-            "keypoints2d": torch.from_numpy(augment_keypoints(self.ann.keypoints2d[i], matrix, self.res, flip)).float(),
+            "keypoints2d": torch.from_numpy(keypoints).float(),
         }
         if self.ann.keypoints3d is not None:
             joints, _ = augment_3d(torch.from_numpy(self.ann.keypoints3d[i]).float(), None, aug, self.flip_perm)

@@ -46,6 +46,8 @@ class Scene:
     cam: torch.Tensor  # (3,) weak perspective
     focal: float  # crop pixels
     colours: np.ndarray  # (4, 3) per part, in [0, 1]
+    stripes: tuple[float, float] | None  # frequency (per metre) and phase of striped clothes
+    light: tuple[float, np.ndarray]  # intensity, direction (3,) the light travels, camera axes
     background_seed: int
     occluder: tuple[float, float, float, float] | None  # x0, y0, x1, y1 in [0, 1]
 
@@ -60,11 +62,15 @@ def sample_scene(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor) 
     cam = torch.tensor([rng.uniform(0.75, 1.0), *rng.normal(0.0, spread, 2)], dtype=torch.float32)
     skin = np.array([0.95, 0.8, 0.7]) * rng.uniform(0.35, 1.0)
     colours = np.vstack([skin, rng.uniform(0.05, 0.95, (3, 3))])
+    stripes = (float(rng.uniform(8.0, 30.0)), float(rng.uniform(0, 2 * np.pi))) if rng.random() < 0.4 else None
+    direction = np.array([rng.normal(0, 0.5), rng.normal(0.5, 0.5), 1.0])  # from the camera side, mostly above
+    light = (float(rng.uniform(2.0, 4.5)), direction / np.linalg.norm(direction))
     occluder = None
     if rng.random() < 0.25:
         x, y = rng.uniform(0.0, 0.8, 2)
         occluder = (x, y, x + rng.uniform(0.1, 0.4), y + rng.uniform(0.1, 0.4))
-    return Scene(index, global_orient, shape, cam, float(rng.uniform(1000.0, 5000.0)), colours, int(rng.integers(2**31)), occluder)
+    focal = float(rng.uniform(1000.0, 5000.0))
+    return Scene(index, global_orient, shape, cam, focal, colours, stripes, light, int(rng.integers(2**31)), occluder)
 
 
 def background(seed: int, res: int, photos: list[Path]) -> np.ndarray:
@@ -104,17 +110,28 @@ class SynthRenderer:
         self.part = np.array([_PART_OF_BONE.get(body.joint_names[int(b)], 0) for b in dominant])
         self.renderer = pyrender.OffscreenRenderer(res, res)
 
-    def render(self, vertices: np.ndarray, K: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def render(self, vertices: np.ndarray, K: np.ndarray, scene_params: Scene) -> tuple[np.ndarray, np.ndarray]:
         """Camera-frame vertices (V, 3) -> colour (res, res, 3) uint8 and depth (res, res), 0 = empty."""
         import trimesh
 
+        from openhmr.render import light_pose
+
         pr = self.pyrender
-        mesh = trimesh.Trimesh(vertices * np.array([1.0, -1.0, -1.0]), self.body.faces.numpy(), process=False)
-        mesh.visual.vertex_colors = (np.c_[colours[self.part], np.ones(len(self.part))] * 255).astype(np.uint8)
-        scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[0.4, 0.4, 0.4])
+        colours = scene_params.colours[self.part]
+        if scene_params.stripes is not None:
+            # Clothes-like texture: stripes across the clothed parts, along the body's height.
+            frequency, phase = scene_params.stripes
+            band = np.sign(np.sin(frequency * vertices[:, 1] + phase))
+            colours = np.where((self.part > 0)[:, None], colours * (0.8 + 0.2 * band[:, None]), colours)
+        gl_vertices = vertices * np.array([1.0, -1.0, -1.0])
+        mesh = trimesh.Trimesh(gl_vertices, self.body.faces.numpy(), process=False)
+        mesh.visual.vertex_colors = (np.c_[np.clip(colours, 0, 1), np.ones(len(colours))] * 255).astype(np.uint8)
+        scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[0.35, 0.35, 0.35])
         scene.add(pr.Mesh.from_trimesh(mesh, smooth=True))
         scene.add(pr.IntrinsicsCamera(K[0, 0], K[1, 1], K[0, 2], K[1, 2], zfar=1e4), pose=np.eye(4))
-        scene.add(pr.DirectionalLight(intensity=3.0), pose=np.eye(4))
+        intensity, direction = scene_params.light
+        gl_direction = direction * np.array([1.0, -1.0, -1.0])
+        scene.add(pr.DirectionalLight(intensity=intensity), pose=light_pose(gl_direction))
         colour, depth = self.renderer.render(scene)
         return colour[..., :3], depth
 
@@ -199,7 +216,7 @@ def generate(
                 vis = np.load(vis_path)
             else:
                 renderer = renderer or SynthRenderer(body, res)
-                colour, depth = renderer.render(vertices.numpy(), K.numpy(), scene.colours)
+                colour, depth = renderer.render(vertices.numpy(), K.numpy(), scene)
                 vis = visibility(pixels.numpy(), kp_cam[:, 2].numpy(), depth, scene, res)
                 image = np.where((depth > 0)[..., None], colour, background(scene.background_seed, res, photos))
                 if scene.occluder is not None:
