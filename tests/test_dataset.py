@@ -9,7 +9,6 @@ from openhmr.errors import OpenHMRError
 
 
 def make_set(tmp_path, n=6, missing=(), corrupt=()):
-    rng = np.random.default_rng(0)
     (tmp_path / "images").mkdir()
     part = np.zeros((n, 24, 3))
     for i in range(n):
