@@ -68,7 +68,7 @@ def test_crop_rotation_matches_the_camera_roll_of_3d_joints():
         crop = augment_keypoints(np.c_[pixels, np.ones(17)], matrix, 224, FLIP if aug.flip else None)
         rolled, _ = augment_3d(torch.tensor(joints).float(), None, Augmentation(rotation=aug.rotation, flip=aug.flip), FLIP)
         # The crop spans 200 px = 200 / 1000 * 10 m = 2 m at the joints' depth.
-        assert np.allclose(crop[:, :2], rolled[:, :2].numpy() / 1.0, atol=1e-4)
+        assert np.allclose(crop[:, :2], rolled[:, :2].numpy(), atol=1e-4)
 
 
 def test_mirrored_pose_renders_as_the_mirrored_image(anny_body):

@@ -12,7 +12,7 @@ import torch
 from openhmr.body import lbs
 from openhmr.body.base import BodyModel, BodyOutput
 from openhmr.body.keypoints import convention_names
-from openhmr.body.smpl_file import load_smpl_arrays
+from openhmr.body.smpl_file import SMPL_PARENTS, load_smpl_arrays
 
 # Surface landmarks on the SMPL mesh (vertex indices of its fixed 6,890-vertex topology).
 SMPL_LANDMARK_VERTICES = {
@@ -47,8 +47,7 @@ class SMPLBody(BodyModel):
         arrays = load_smpl_arrays(path, num_betas=num_betas)
         self.path = str(path)
         self.joint_names = convention_names("smpl24")
-        self.parents = tuple(int(p) for p in arrays["kintree_table"][0])
-        self.parents = (-1,) + self.parents[1:]
+        self.parents = SMPL_PARENTS  # load_smpl_arrays refuses any other tree
         self.keypoint_names = self.joint_names + tuple(SMPL_LANDMARK_VERTICES)
         self.levels = lbs.depth_levels(self.parents)
 

@@ -94,7 +94,7 @@ def read_spin_npz(path: str | Path, convention: str = "coco23", image_root: str 
     if "S" in data:
         keypoints3d = _to_convention(_invisible_if_not_finite(data["S"].astype(np.float64), problems, "3D joints"), source, convention)
     has_smpl = data.get("has_smpl")
-    return _drop_bad_boxes(
+    return _reported(_drop_bad_boxes(
         Annotations(
             imgname=data["imgname"].astype(str),
             center=data["center"].astype(np.float64),
@@ -111,7 +111,7 @@ def read_spin_npz(path: str | Path, convention: str = "coco23", image_root: str 
         ),
         image_sizes=None,
         source=path,
-    )
+    ), path)
 
 
 def read_coco_json(
@@ -141,7 +141,7 @@ def read_coco_json(
         image_sizes.append([image["width"], image["height"]])
     problems: dict[str, int] = {}
     keypoints = np.asarray(points).reshape(-1, 17, 3)
-    return _drop_bad_boxes(
+    return _reported(_drop_bad_boxes(
         Annotations(
             imgname=np.asarray(names, dtype=str),
             center=np.asarray(centers, dtype=np.float64).reshape(-1, 2),
@@ -153,7 +153,7 @@ def read_coco_json(
         ),
         image_sizes=np.asarray(image_sizes, dtype=np.float64).reshape(-1, 2),
         source=path,
-    )
+    ), path)
 
 
 MAX_BAD_FRACTION = 0.5
@@ -175,6 +175,11 @@ def _drop_bad_boxes(ann: Annotations, image_sizes: np.ndarray | None, source: Pa
         value = getattr(ann, field.name)
         if isinstance(value, np.ndarray) and value.shape[:1] == good.shape:
             setattr(ann, field.name, value[good])
+    return ann
+
+
+def _reported(ann: Annotations, source: Path) -> Annotations:
+    """Warn once per kind of problem found while reading (never silently)."""
     for what, count in ann.problems.items():
         log.warning("%s: %d %s (made invisible or skipped)", source, count, what)
     return ann

@@ -78,6 +78,7 @@ def build_pose_bank(
 
         retargeter = AnnyRetargeter(body)
     parts, skipped = [], []
+    joints = deciding_joints(body.joint_names)
     for path in tqdm(files, desc="mocap", unit="clip", disable=not progress):
         try:
             global_orient, body_pose = clip_poses(Path(path), body, retargeter, asf)
@@ -87,7 +88,6 @@ def build_pose_bank(
             skipped.append((Path(path), str(e)))
             log.warning("skipped %s: %s", path, e)
             continue
-        joints = deciding_joints(body.joint_names)
         parts.append(clip_bank(global_orient, body_pose, Path(path).stem, body.name, min_degrees, joints))
     if not files:
         raise OpenHMRError("No motion files given.")
