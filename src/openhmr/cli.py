@@ -80,6 +80,36 @@ def _synth_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_command(args: argparse.Namespace) -> int:
+    from openhmr.train.config import load_config
+    from openhmr.train.run import train
+
+    config = load_config(args.config, args.overrides)
+    print(train(config, resume=args.resume))
+    return 0
+
+
+def _eval_command(args: argparse.Namespace) -> int:
+    from openhmr.body import load_body_model
+    from openhmr.data.pose_bank import PoseBank
+    from openhmr.io import write_json
+    from openhmr.train.checkpoint import load_hmr, read_metadata
+    from openhmr.train.evaluate import evaluate, format_table, read_eval_set
+
+    arch, _ = read_metadata(args.checkpoint)
+    body = load_body_model(args.body_model or arch["body_model"])
+    hmr = load_hmr(args.checkpoint, body)
+    annotations = read_eval_set(args.data, args.protocol)
+    bank = PoseBank.load(args.poses) if args.poses else None
+    result = evaluate(hmr, annotations, args.protocol, args.batch_size, args.joint_regressor, bank)
+    result["checkpoint"] = str(args.checkpoint)
+    result["data"] = str(args.data)
+    print(format_table(result))
+    out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(f".eval-{args.protocol}.json")
+    print(write_json(out, result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="openhmr",
@@ -132,6 +162,39 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--res", type=int, default=224, help="image size in pixels (default: 224)")
     synth.add_argument("--backgrounds", help="folder of photos to crop backgrounds from (default: procedural)")
     synth.set_defaults(run=_synth_command)
+
+    train = commands.add_parser(
+        "train",
+        help="train HMR (Lightning; CPU by default)",
+        description="Train HMR with a supervision regime (paired, partial, unpaired, 2d-only). "
+        "Settings come from --config (TOML or JSON) and then KEY=VALUE overrides, e.g. "
+        "`openhmr train data.poses=bank.npz regime=unpaired steps=2000`; `data.*` keys reach the "
+        "data section. With no data.train, a synthetic set is rendered from the pose bank "
+        "data.poses, its clips split into train / test / discriminator. Writes checkpoints, "
+        "safetensors weights and TensorBoard logs into out_dir (default runs/default).",
+    )
+    train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="settings (see docs/training.md)")
+    train.add_argument("--config", help="TOML or JSON file of settings")
+    train.add_argument("--resume", help="Lightning checkpoint (.ckpt) to continue from")
+    train.set_defaults(run=_train_command)
+
+    ev = commands.add_parser(
+        "eval",
+        help="measure a checkpoint on a labelled set",
+        description="Evaluate a weights file (.safetensors from `openhmr train`) on a SPIN-style "
+        "annotations .npz: MPJPE, PA-MPJPE, PVE (when parameters are known), 2D PCK@0.05/0.1 "
+        "of the box size, per-joint errors, and the monster rate (with --poses). Prints a table "
+        "and writes JSON.",
+    )
+    ev.add_argument("--checkpoint", required=True, help="weights .safetensors")
+    ev.add_argument("--data", required=True, help="annotations .npz (SPIN fields; openhmr synth output)")
+    ev.add_argument("--protocol", default="synth", choices=("synth", "h36m-p1", "h36m-p2", "3dpw"), help="default: synth")
+    ev.add_argument("--body-model", help="'anny' or an SMPL file (default: the checkpoint's, 'anny' only)")
+    ev.add_argument("--joint-regressor", help=".npy (K, V) joints from vertices, e.g. J_regressor_h36m.npy for SMPL")
+    ev.add_argument("--poses", help="pose bank of real poses for the monster rate")
+    ev.add_argument("--batch-size", type=int, default=32)
+    ev.add_argument("--out", help="JSON file to write (default: beside the checkpoint)")
+    ev.set_defaults(run=_eval_command)
     return parser
 
 

@@ -42,7 +42,7 @@ class Augmentation:
         flip_prob: float = 0.5,
         colour: float = 0.4,
         occlusion_prob: float = 0.2,
-    ) -> "Augmentation":
+    ) -> Augmentation:
         """SPIN-like ranges: scale 1 ± 0.25, shift ± 0.1, rotation ± 30° (60% of the time),
         and a synthetic occluding box (20% of the time)."""
         occluder = None

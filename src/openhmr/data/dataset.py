@@ -26,6 +26,7 @@ from openhmr.data.augment import (
 )
 from openhmr.data.formats import Annotations
 from openhmr.errors import OpenHMRError
+from openhmr.geometry.rotations import axis_angle_to_matrix
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,10 @@ log = logging.getLogger(__name__)
 class CropDataset(torch.utils.data.Dataset):
     """Samples: ``image (3, res, res)`` in [0, 1], ``keypoints2d (K, 3)`` crop coordinates and
     visibility, and when labelled ``keypoints3d (K, 4)`` camera-frame metres and confidence
-    (rotated and mirrored with the crop)."""
+    (rotated and mirrored with the crop); and, when the annotations carry body-model
+    parameters, ``rotmats (J, 3, 3)`` (global orientation first) and ``shape (S,)``.
+    ``mirror_pose`` (the body model's :meth:`~openhmr.body.base.BodyModel.mirror_pose`)
+    is needed to keep parameters on flipped crops; without it they are dropped there."""
 
     def __init__(
         self,
@@ -42,6 +46,7 @@ class CropDataset(torch.utils.data.Dataset):
         augment: bool = False,
         seed: int = 0,
         max_bad_fraction: float = 0.1,
+        mirror_pose=None,
     ):
         self.ann = annotations
         self.res = res
@@ -49,6 +54,7 @@ class CropDataset(torch.utils.data.Dataset):
         self.seed = seed
         self.max_bad_fraction = max_bad_fraction
         self.flip_perm = kp.flip_permutation(annotations.convention)
+        self.mirror_pose = mirror_pose
         self.seen = 0
         self.bad: dict[str, str] = {}
 
@@ -94,4 +100,16 @@ class CropDataset(torch.utils.data.Dataset):
         if self.ann.keypoints3d is not None:
             joints, _ = augment_3d(torch.from_numpy(self.ann.keypoints3d[i]).float(), None, aug, self.flip_perm)
             sample["keypoints3d"] = joints
+        if self.ann.pose is not None and self._has_params(i) and not (aug.flip and self.mirror_pose is None):
+            pose = torch.from_numpy(np.asarray(self.ann.pose[i], dtype=np.float32)).view(-1, 3)
+            _, global_orient = augment_3d(None, pose[0], aug)
+            body_pose = pose[1:]
+            if aug.flip:
+                _, body_pose = self.mirror_pose(global_orient[None], body_pose[None])
+                body_pose = body_pose[0]
+            sample["rotmats"] = axis_angle_to_matrix(torch.cat([global_orient[None], body_pose]))
+            sample["shape"] = torch.from_numpy(np.asarray(self.ann.shape[i], dtype=np.float32))
         return sample
+
+    def _has_params(self, i: int) -> bool:
+        return self.ann.has_params is None or bool(self.ann.has_params[i] > 0)

@@ -20,6 +20,11 @@ def split_clips(bank: PoseBank, fractions: dict[str, float], seed: int = 0) -> d
     order = np.random.default_rng(seed).permutation(len(bank.clip_names))
     total = sum(fractions.values())
     bounds = np.round(np.cumsum([0.0, *fractions.values()]) / total * len(order)).astype(int)
+    if len(order) >= len(fractions):  # every part gets at least one clip when there are enough
+        for k in range(len(bounds) - 2, 0, -1):
+            bounds[k] = min(bounds[k], bounds[k + 1] - 1)
+        for k in range(1, len(bounds) - 1):
+            bounds[k] = max(bounds[k], bounds[k - 1] + 1)
     out = {}
     for (name, _), lo, hi in zip(fractions.items(), bounds[:-1], bounds[1:]):
         out[name] = select_clips(bank, order[lo:hi])
@@ -44,10 +49,11 @@ def select_clips(bank: PoseBank, clip_ids) -> PoseBank:
 def collate(samples: list[dict[str, torch.Tensor]], num_keypoints: int) -> dict[str, torch.Tensor]:
     """Stack samples; fill what a sample lacks so that no loss sees it.
 
-    Always returns image (B, 3, H, W), keypoints2d (B, K, 3), keypoints3d (B, K, 4); and
+    Always returns image (B, 3, H, W) (or trunk, cached features), keypoints2d (B, K, 3), keypoints3d (B, K, 4); and
     rotmats / shape / has_params when any sample carries parameters.
     """
-    batch = {"image": torch.stack([s["image"] for s in samples])}
+    # Image crops, or the cached output of a frozen encoder trunk in their place.
+    batch = {key: torch.stack([s[key] for s in samples]) for key in ("image", "trunk") if key in samples[0]}
     batch["keypoints2d"] = torch.stack([s.get("keypoints2d", torch.zeros(num_keypoints, 3)) for s in samples])
     batch["keypoints3d"] = torch.stack([s.get("keypoints3d", torch.zeros(num_keypoints, 4)) for s in samples])
     with_params = [s for s in samples if "rotmats" in s]
@@ -113,10 +119,17 @@ class MocapStream:
         return self
 
     def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
-        index = torch.randint(len(self.poses), (self.batch_size,), generator=self.generator)
+        return self._draw(self.generator)
+
+    def sample(self, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One batch drawn from a generator seeded with ``seed`` (reproducible after a resume)."""
+        return self._draw(torch.Generator().manual_seed(seed))
+
+    def _draw(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.randint(len(self.poses), (self.batch_size,), generator=generator)
         if self.shape_sampler is not None:
             shape = self.shape_sampler(self.batch_size)
         else:
-            u = torch.rand(self.batch_size, self.low.shape[0], generator=self.generator)
+            u = torch.rand(self.batch_size, self.low.shape[0], generator=generator)
             shape = self.low + (self.high - self.low) * u
         return axis_angle_to_matrix(self.poses[index]), shape

@@ -215,7 +215,7 @@ _DOF_COLUMN = {"rz": 0, "ry": 1, "rx": 2}
 
 
 def _parse_asf(text: str):
-    sections = re.split(r"^:", text, flags=re.M)
+    sections = re.split(r"^:", text, flags=re.MULTILINE)
     bones: dict[str, _AsfBone] = {}
     hierarchy: list[tuple[str, list[str]]] = []
     root_order, root_axis = ["TX", "TY", "TZ", "RX", "RY", "RZ"], np.eye(3)
@@ -230,7 +230,7 @@ def _parse_asf(text: str):
                 elif parts and parts[0] == "orientation":
                     root_axis = euler_matrices("ZYX", [float(v) for v in parts[1:4]][::-1])
         elif key == "bonedata":
-            for block in re.findall(r"begin(.*?)end", body, flags=re.S):
+            for block in re.findall(r"begin(.*?)end", body, flags=re.DOTALL):
                 fields = {}
                 for line in block.strip().splitlines():
                     parts = line.split()

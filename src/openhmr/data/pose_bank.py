@@ -41,7 +41,7 @@ class PoseBank:
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "PoseBank":
+    def load(cls, path: str | Path) -> PoseBank:
         try:
             with np.load(Path(path).expanduser(), allow_pickle=False) as f:
                 bank = cls(**{field.name: f[field.name] for field in dataclasses.fields(cls)})
@@ -53,7 +53,7 @@ class PoseBank:
         return bank
 
     @classmethod
-    def concatenate(cls, parts: list["PoseBank"]) -> "PoseBank":
+    def concatenate(cls, parts: list[PoseBank]) -> PoseBank:
         """Join banks of the same body model, renumbering clips."""
         names, ids, offset = [], [], 0
         for part in parts:

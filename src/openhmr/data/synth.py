@@ -181,10 +181,9 @@ def generate(
     3)`` the rig's joints, ``pose (N, 31 * 3)`` (global orientation first), ``shape (N, 6)``,
     ``has_smpl`` (here: has body-model parameters), ``cam_K (N, 3, 3)``, ``body_model``,
     ``clip_id``, ``clip_names``."""
+    from anny.shape_distribution import SimpleShapeDistribution
     from PIL import Image
     from tqdm import tqdm
-
-    from anny.shape_distribution import SimpleShapeDistribution
 
     bank = PoseBank.load(poses)
     if bank.body_model != "anny":
@@ -222,9 +221,8 @@ def generate(
                 if scene.occluder is not None:
                     x0, y0, x1, y1 = (np.array(scene.occluder) * res).astype(int).tolist()
                     image[y0:y1, x0:x1] = np.random.default_rng(scene.background_seed).uniform(0, 255, 3).astype(np.uint8)
-                with atomic_path(vis_path) as tmp:
-                    with open(tmp, "wb") as f:
-                        np.save(f, vis)
+                with atomic_path(vis_path) as tmp, open(tmp, "wb") as f:
+                    np.save(f, vis)
                 with atomic_path(out / name) as tmp:
                     Image.fromarray(image.astype(np.uint8)).save(tmp, format="JPEG", quality=92)
             fields["imgname"].append(name)
@@ -249,7 +247,6 @@ def generate(
         clip_names=bank.clip_names,
     )
     path = out / "annotations.npz"
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
     return path

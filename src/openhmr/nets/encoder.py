@@ -41,6 +41,33 @@ class Encoder(torch.nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.backbone((images - self.mean) / self.std)
 
+    # A split at block k lets training cache the frozen trunk's output once and train only the
+    # rest: ``head(trunk(x, k), k) == forward(x)``. k = None puts the whole backbone in the trunk.
+    def trunk(self, images: torch.Tensor, frozen_blocks: int | None) -> torch.Tensor:
+        """images (B, 3, H, W) -> the output of the first ``frozen_blocks`` blocks (B, C, h, w),
+        or the pooled features (B, D) when ``frozen_blocks`` is None."""
+        x = (images - self.mean) / self.std
+        if frozen_blocks is None:
+            return self.backbone(x)
+        b = self._blocked()
+        return b.blocks[:frozen_blocks](b.bn1(b.conv_stem(x)))
+
+    def head(self, trunk: torch.Tensor, frozen_blocks: int | None) -> torch.Tensor:
+        """The rest of the backbone: trunk output -> pooled features (B, D)."""
+        if frozen_blocks is None:
+            return trunk
+        b = self._blocked()
+        return b.forward_head(b.bn2(b.conv_head(b.blocks[frozen_blocks:](trunk))))
+
+    def _blocked(self) -> torch.nn.Module:
+        b = self.backbone
+        if not all(hasattr(b, a) for a in ("conv_stem", "bn1", "blocks", "conv_head", "bn2")):
+            raise OpenHMRError(
+                f"Backbone {self.name!r} cannot be split into blocks (EfficientNet-style backbones "
+                "can); cache its pooled features instead (frozen_blocks: none)."
+            )
+        return b
+
 
 def build_encoder(
     name: str = DEFAULT_BACKBONE, weights: str | Path | None = "default", channels_last: bool = False

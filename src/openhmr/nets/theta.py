@@ -35,7 +35,7 @@ class ThetaLayout:
             raise ValueError(f"rotation must be one of {sorted(ROTATION_DIMS)}, got {self.rotation!r}.")
 
     @classmethod
-    def for_body(cls, body: BodyModel, rotation: str = "axis_angle") -> "ThetaLayout":
+    def for_body(cls, body: BodyModel, rotation: str = "axis_angle") -> ThetaLayout:
         return cls(body.num_joints, body.shape_dim, rotation)
 
     @property
@@ -91,12 +91,12 @@ class MeanParams:
     camera: torch.Tensor
 
     @classmethod
-    def default(cls, body: BodyModel) -> "MeanParams":
+    def default(cls, body: BodyModel) -> MeanParams:
         _, pose, shape = body.rest_parameters(1)
         return cls(pose[0].float(), shape[0].float(), torch.tensor(DEFAULT_CAMERA))
 
     @classmethod
-    def from_pose_bank(cls, body: BodyModel, poses: torch.Tensor) -> "MeanParams":
+    def from_pose_bank(cls, body: BodyModel, poses: torch.Tensor) -> MeanParams:
         """Mean mocap pose of a bank (N, J-1, 3), the body's mean shape, HMR's camera."""
         default = cls.default(body)
         return cls(mean_body_pose(poses).float(), default.shape, default.camera)
@@ -109,7 +109,7 @@ class MeanParams:
                 np.savez(f, body_pose=self.body_pose.numpy(), shape=self.shape.numpy(), camera=self.camera.numpy())
 
     @classmethod
-    def load(cls, path: str | Path, body: BodyModel) -> "MeanParams":
+    def load(cls, path: str | Path, body: BodyModel) -> MeanParams:
         try:
             with np.load(Path(path).expanduser(), allow_pickle=False) as f:
                 params = cls(*(torch.from_numpy(f[k]).float() for k in ("body_pose", "shape", "camera")))

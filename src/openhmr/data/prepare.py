@@ -1,0 +1,50 @@
+"""From one pose bank to a ready synthetic experiment: the bank is split by clip into train,
+test and discriminator banks (so no clip is seen in two roles), and images are rendered from
+the train and test banks. Every step is skipped when its output already exists, so an
+interrupted preparation resumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openhmr.data.mixing import split_clips
+from openhmr.data.pose_bank import PoseBank
+from openhmr.errors import OpenHMRError
+
+SPLIT = {"train": 0.7, "test": 0.15, "discriminator": 0.15}
+
+
+def prepare_synthetic(
+    poses: str | Path, out: str | Path, num_train: int, num_test: int, seed: int = 0, res: int = 224,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Writes ``out/banks/{train,test,discriminator}.npz`` and ``out/{train,test}/annotations.npz``;
+    returns their paths under the keys ``train``, ``test``, ``discriminator``, ``train_bank``,
+    ``test_bank``."""
+    from openhmr.data.synth import generate
+
+    out = Path(out)
+    banks = {name: out / "banks" / f"{name}.npz" for name in SPLIT}
+    if not all(path.exists() for path in banks.values()):
+        bank = PoseBank.load(poses)
+        if len(bank.clip_names) < len(SPLIT):
+            raise OpenHMRError(
+                f"{poses} holds {len(bank.clip_names)} clip(s); a train/test/discriminator split by clip needs at least 3."
+            )
+        (out / "banks").mkdir(parents=True, exist_ok=True)
+        for name, part in split_clips(bank, SPLIT, seed).items():
+            part.save(banks[name])
+    paths = {"discriminator": banks["discriminator"], "train_bank": banks["train"], "test_bank": banks["test"]}
+    for name, num, offset in (("train", num_train, 0), ("test", num_test, 1)):
+        annotations = out / name / "annotations.npz"
+        if not annotations.exists() or _count(annotations) != num:
+            generate(banks[name], num, out / name, seed=seed * 2 + offset, res=res, progress=progress)
+        paths[name] = annotations
+    return paths
+
+
+def _count(annotations: Path) -> int:
+    import numpy as np
+
+    with np.load(annotations, allow_pickle=False) as f:
+        return len(f["imgname"])

@@ -1,0 +1,2 @@
+"""Training and evaluation: configuration, the Lightning module, feature caching, checkpoints,
+metrics."""

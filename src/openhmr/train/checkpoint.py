@@ -1,0 +1,95 @@
+"""Network weights as safetensors: encoder + regressor only (the body model is a fixed input,
+never saved), stored as float16 (half the size; inference reads them back as float32), with
+the architecture in the file's metadata so that :func:`load_hmr` can rebuild the network."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from openhmr.body.base import BodyModel
+from openhmr.errors import OpenHMRError
+from openhmr.io import atomic_path
+from openhmr.nets.hmr import HMR, build_hmr
+
+FORMAT = "openhmr-hmr-1"
+
+
+def network_state(hmr: HMR) -> dict[str, torch.Tensor]:
+    """The trainable network's tensors (no body-model buffers)."""
+    return {k: v for k, v in hmr.state_dict().items() if not k.startswith("body.")}
+
+
+def save_weights(hmr: HMR, path: str | Path, extra: dict | None = None) -> Path:
+    """Write ``path`` (.safetensors). ``extra`` (JSON-able) lands in the metadata, e.g. the
+    training config and step."""
+    from safetensors.torch import save_file
+
+    body = hmr.body
+    meta = {
+        "format": FORMAT,
+        "body_model": body.name,
+        "num_joints": body.num_joints,
+        "shape_dim": body.shape_dim,
+        "backbone": hmr.encoder.name,
+        "rotation": hmr.layout.rotation,
+        "iterations": hmr.regressor.iterations,
+        "keypoint_convention": hmr.keypoint_convention,
+    }
+    tensors = {
+        k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in network_state(hmr).items()
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"openhmr": json.dumps(meta), "extra": json.dumps(extra or {})})
+    return path
+
+
+def read_metadata(path: str | Path) -> tuple[dict, dict]:
+    """(architecture, extra) of a weights file; one clear sentence when it is not ours."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise OpenHMRError(f"Checkpoint {path} does not exist.")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise OpenHMRError(f"Checkpoint {path} is not a readable .safetensors file ({e}).") from None
+    if "openhmr" not in meta:
+        raise OpenHMRError(f"Checkpoint {path} was not written by openhmr (no architecture in its metadata).")
+    arch = json.loads(meta["openhmr"])
+    if arch.get("format") != FORMAT:
+        raise OpenHMRError(f"Checkpoint {path} has format {arch.get('format')!r}; this openhmr reads {FORMAT!r}.")
+    return arch, json.loads(meta.get("extra", "{}"))
+
+
+def load_hmr(path: str | Path, body: BodyModel) -> HMR:
+    """Rebuild the network of weights file ``path`` around ``body``, in eval mode."""
+    from safetensors.torch import load_file
+
+    arch, _ = read_metadata(path)
+    if arch["body_model"] != body.name or arch["num_joints"] != body.num_joints or arch["shape_dim"] != body.shape_dim:
+        raise OpenHMRError(
+            f"Checkpoint {path} was trained for the {arch['body_model']} body ({arch['num_joints']} joints, "
+            f"{arch['shape_dim']} shape values), not the {body.name} body given ({body.num_joints} joints, "
+            f"{body.shape_dim} shape values)."
+        )
+    hmr = build_hmr(
+        body,
+        backbone=arch["backbone"],
+        backbone_weights=None,
+        rotation=arch["rotation"],
+        iterations=arch["iterations"],
+        keypoint_convention=arch["keypoint_convention"],
+    )
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+    missing, unexpected = hmr.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("body.")]
+    if missing or unexpected:
+        raise OpenHMRError(f"Checkpoint {path} does not fit the network: missing {missing[:3]}, unexpected {unexpected[:3]}.")
+    return hmr.eval()

@@ -1,0 +1,178 @@
+"""Evaluation: MPJPE, PA-MPJPE, PVE, 2D PCK, per-joint errors and the monster rate of an HMR
+on a labelled set, under a named protocol.
+
+Protocols (3D joints in millimetres, pelvis = mid-hip, aligned before measuring):
+  synth    openhmr's synthetic sets: COCO-23 keypoints, MPJPE and PA-MPJPE, PVE from parameters
+  h36m-p1  Human3.6M, 17 H36M joints, MPJPE and PA-MPJPE
+  h36m-p2  Human3.6M, 17 H36M joints, PA-MPJPE only
+  3dpw     3DPW, 14 LSP joints, MPJPE and PA-MPJPE (PVE when the file holds SMPL parameters)
+A body model that lacks a protocol's joints needs a joint regressor from vertices (for SMPL
+and H36M: the user's ``J_regressor_h36m.npy``, shape (17, V)).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from openhmr.body import keypoints as kp
+from openhmr.data.dataset import CropDataset
+from openhmr.data.formats import Annotations, read_spin_npz
+from openhmr.data.pose_bank import PoseBank
+from openhmr.errors import OpenHMRError
+from openhmr.geometry.rotations import axis_angle_to_matrix
+from openhmr.nets.hmr import HMR
+from openhmr.train.metrics import joint_errors, pck
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    convention: str
+    report_mpjpe: bool = True
+
+
+PROTOCOLS = {
+    "synth": Protocol("coco23"),
+    "h36m-p1": Protocol("h36m17"),
+    "h36m-p2": Protocol("h36m17", report_mpjpe=False),
+    "3dpw": Protocol("lsp14"),
+}
+
+
+def read_joint_regressor(path: str | Path, num_vertices: int, num_joints: int) -> torch.Tensor:
+    """(K, V) from a ``.npy`` file (no pickles)."""
+    try:
+        matrix = np.load(Path(path), allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise OpenHMRError(f"Cannot read joint regressor {path} ({e}); it must be a .npy array of shape (K, V).") from None
+    if matrix.shape != (num_joints, num_vertices):
+        raise OpenHMRError(f"Joint regressor {path} has shape {matrix.shape}; expected ({num_joints}, {num_vertices}).")
+    return torch.from_numpy(matrix).float()
+
+
+@torch.no_grad()
+def evaluate(
+    hmr: HMR,
+    annotations: Annotations,
+    protocol: str = "synth",
+    batch_size: int = 32,
+    joint_regressor: str | Path | None = None,
+    monster_bank: PoseBank | None = None,
+    progress: bool = True,
+) -> dict:
+    """Metrics of ``hmr`` on ``annotations`` (read in the protocol's convention). Returns
+    ``{"mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate", "per_joint_mpjpe",
+    "num_images", "protocol"}`` (mm and fractions; a metric that cannot be measured is None)."""
+    from tqdm import tqdm
+
+    if protocol not in PROTOCOLS:
+        raise OpenHMRError(f"Unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
+    spec = PROTOCOLS[protocol]
+    if annotations.convention != spec.convention:
+        raise OpenHMRError(f"Annotations are in {annotations.convention}; protocol {protocol} needs {spec.convention}.")
+    if annotations.keypoints3d is None:
+        raise OpenHMRError("The evaluation set has no 3D joints (SPIN field 'S').")
+    body = hmr.body
+    names = kp.convention_names(spec.convention)
+    hips = names.index("left_hip"), names.index("right_hip")
+    regressor = None
+    if joint_regressor is not None:
+        regressor = read_joint_regressor(joint_regressor, int(body.faces.max()) + 1, len(names))
+    _, model_mask = kp.mapping(body.keypoint_names, spec.convention)
+    if regressor is None and not bool(model_mask[list(hips)].all()):
+        raise OpenHMRError(f"The {body.name} body has no hips in {spec.convention}; pass a joint regressor file.")
+    if regressor is None and not bool(model_mask.all()):
+        missing = [n for n, m in zip(names, model_mask.tolist()) if not m]
+        if protocol != "synth":
+            raise OpenHMRError(
+                f"The {body.name} body lacks {', '.join(missing)} of protocol {protocol}; pass --joint-regressor "
+                f"FILE (for SMPL and H36M: J_regressor_h36m.npy, shape ({len(names)}, V))."
+            )
+    params_known = (
+        annotations.pose is not None and annotations.body_model == body.name and annotations.shape is not None
+    )
+    dataset = CropDataset(annotations, augment=False)
+    was_training = hmr.training
+    hmr.eval()
+    pred3d, gt3d, pred2d, gt2d, rotmats, shapes, vertex_errors = [], [], [], [], [], [], []
+    hmr_index, hmr_mask = kp.mapping(kp.convention_names(hmr.keypoint_convention), spec.convention)
+    for start in tqdm(range(0, len(dataset), batch_size), desc="evaluating", unit="batch", disable=not progress):
+        indices = list(range(start, min(start + batch_size, len(dataset))))
+        samples = [dataset[i] for i in indices]
+        final = hmr(torch.stack([s["image"] for s in samples]), decode="final")[-1]
+        if regressor is not None:
+            points = torch.einsum("kv,bvc->bkc", regressor, final.vertices)
+        else:
+            out = body(final.rotmats[:, 0], final.rotmats[:, 1:], final.shape)
+            points, _ = out.keypoints_as(spec.convention)
+        pred3d.append(points)
+        gt3d.append(torch.stack([s["keypoints3d"] for s in samples]))
+        # 2D: the network's own keypoints, re-indexed into the protocol's convention.
+        p2d = final.keypoints2d.index_select(1, hmr_index) if bool(hmr_mask.any()) else None
+        pred2d.append(p2d)
+        gt2d.append(torch.stack([s["keypoints2d"] for s in samples]))
+        rotmats.append(final.rotmats[:, 1:])
+        shapes.append(final.shape)
+        if params_known:
+            pose = torch.from_numpy(np.asarray(annotations.pose[indices], dtype=np.float32)).view(len(indices), -1, 3)
+            gt_rot = axis_angle_to_matrix(pose)
+            gt_shape = torch.from_numpy(np.asarray(annotations.shape[indices], dtype=np.float32))
+            gt_out = body(gt_rot[:, 0], gt_rot[:, 1:], gt_shape)
+            gt_kp, _ = gt_out.keypoints_as(spec.convention)
+            pred_out_kp = points
+            pv = final.vertices - (pred_out_kp[:, hips[0] : hips[0] + 1] + pred_out_kp[:, hips[1] : hips[1] + 1]) / 2
+            gv = gt_out.vertices - (gt_kp[:, hips[0] : hips[0] + 1] + gt_kp[:, hips[1] : hips[1] + 1]) / 2
+            vertex_errors.append((pv - gv).norm(dim=-1).mean(dim=1))
+    hmr.train(was_training)
+
+    pred3d, gt3d = torch.cat(pred3d), torch.cat(gt3d)
+    conf = gt3d[..., 3] > 0
+    if regressor is None:
+        conf = conf & model_mask[None]
+    conf = conf & (conf[:, hips[0]] & conf[:, hips[1]])[:, None]  # no pelvis, no alignment
+    errors, mpjpe, pa = joint_errors(pred3d, gt3d[..., :3], conf.float(), hips)
+    per_joint = {
+        name: round(float(errors[:, k][conf[:, k]].mean() * 1000), 1) for k, name in enumerate(names) if bool(conf[:, k].any())
+    }
+    result = {
+        "protocol": protocol,
+        "num_images": len(dataset),
+        "mpjpe": round(float(mpjpe.mean() * 1000), 1) if spec.report_mpjpe and len(mpjpe) else None,
+        "pa_mpjpe": round(float(pa.mean() * 1000), 1) if len(pa) else None,
+        "pve": round(float(torch.cat(vertex_errors).mean() * 1000), 1) if vertex_errors else None,
+        "per_joint_mpjpe": per_joint,
+    }
+    result.update(_pck(pred2d, gt2d, hmr_mask))
+    result["monster_rate"] = None
+    if monster_bank is not None:
+        from openhmr.train.monsters import monsters
+
+        flags = monsters(torch.cat(rotmats), torch.cat(shapes), monster_bank, body.shape_low, body.shape_high)
+        result["monster_rate"] = round(float(flags.mean()), 4)
+    return result
+
+
+def _pck(pred2d: list, gt2d: list, mask: torch.Tensor) -> dict:
+    if any(p is None for p in pred2d):
+        return {"pck05": None, "pck10": None}
+    pred, gt = torch.cat(pred2d), torch.cat(gt2d)
+    visible = (gt[..., 2] > 0) & mask[None]
+    if not bool(visible.any()):
+        return {"pck05": None, "pck10": None}
+    return {f"pck{name}": round(pck(pred, gt[..., :2], visible, t), 4) for name, t in (("05", 0.05), ("10", 0.1))}
+
+
+def read_eval_set(path: str | Path, protocol: str) -> Annotations:
+    return read_spin_npz(path, convention=PROTOCOLS[protocol].convention)
+
+
+def format_table(result: dict) -> str:
+    rows = [(k, result[k]) for k in ("mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate")]
+    units = {"mpjpe": "mm", "pa_mpjpe": "mm", "pve": "mm"}
+    lines = [f"protocol {result['protocol']}, {result['num_images']} images", f"{'metric':<14}value"]
+    for name, value in rows:
+        lines.append(f"{name:<14}{'n/a' if value is None else value} {units.get(name, '')}".rstrip())
+    return "\n".join(lines)

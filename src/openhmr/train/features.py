@@ -1,0 +1,121 @@
+"""Feature caching for CPU training: run the frozen first blocks of the encoder once per
+image, store their output (float16) with the labels, and train the rest of the network from
+that cache. On 2 CPU cores this turns the backbone's cost from every step into once per image.
+The cache is keyed by the annotations file and the encoder split, and rebuilt when they change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from openhmr.io import atomic_path
+
+_LABELS = ("keypoints2d", "keypoints3d", "rotmats", "shape")
+
+
+class FeatureDataset(torch.utils.data.Dataset):
+    """Samples ``trunk (C, h, w) or (D,)`` float32 plus whatever labels were cached
+    (``keypoints2d (K, 3)``, ``keypoints3d (K, 4)``, ``rotmats (J, 3, 3)``, ``shape (S,)``);
+    ``has_params (N,)`` marks which samples carry parameters."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor]):
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return int(self.tensors["trunk"].shape[0])
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        sample = {"trunk": self.tensors["trunk"][index].float()}
+        for key in ("keypoints2d", "keypoints3d"):
+            if key in self.tensors:
+                sample[key] = self.tensors[key][index]
+        if "rotmats" in self.tensors and self.tensors["has_params"][index] > 0:
+            sample["rotmats"] = self.tensors["rotmats"][index]
+            sample["shape"] = self.tensors["shape"][index]
+        return sample
+
+
+def cache_key(annotations: Path, encoder_name: str, weights: str | None, frozen_blocks: int | None, res: int) -> str:
+    stat = annotations.stat()
+    ident = [str(annotations.resolve()), stat.st_size, stat.st_mtime_ns, encoder_name, str(weights), frozen_blocks, res]
+    return hashlib.sha1(json.dumps(ident).encode()).hexdigest()[:12]
+
+
+@torch.no_grad()
+def build_feature_cache(
+    encoder: torch.nn.Module,
+    dataset: torch.utils.data.Dataset,
+    frozen_blocks: int | None,
+    path: str | Path,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> FeatureDataset:
+    """Run ``encoder.trunk`` over every (unaugmented) sample of ``dataset`` and save the
+    outputs and labels to ``path`` (safetensors); reuse the file when it exists."""
+    from safetensors.torch import load_file, save_file
+    from tqdm import tqdm
+
+    path = Path(path)
+    if path.exists():
+        return FeatureDataset(load_file(path))
+    was_training = encoder.training
+    encoder.eval()
+    parts: dict[str, list[torch.Tensor]] = {"trunk": [], "has_params": []}
+    with_params = None
+    for start in tqdm(range(0, len(dataset), batch_size), desc="caching features", unit="batch", disable=not progress):
+        samples = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        images = torch.stack([s["image"] for s in samples])
+        parts["trunk"].append(encoder.trunk(images, frozen_blocks).half())
+        for key in ("keypoints2d", "keypoints3d"):
+            if key in samples[0]:
+                parts.setdefault(key, []).append(torch.stack([s[key] for s in samples]))
+        with_params = with_params or next((s for s in samples if "rotmats" in s), None)
+        if with_params is not None:
+            eye = torch.eye(3).expand_as(with_params["rotmats"])
+            parts.setdefault("rotmats", []).append(torch.stack([s.get("rotmats", eye) for s in samples]))
+            parts.setdefault("shape", []).append(
+                torch.stack([s.get("shape", torch.zeros_like(with_params["shape"])) for s in samples])
+            )
+        parts["has_params"].append(torch.tensor([float("rotmats" in s) for s in samples]))
+    encoder.train(was_training)
+    # Parameters that appear only after the first batches: earlier batches had none.
+    if "rotmats" in parts and len(parts["rotmats"]) < len(parts["trunk"]):
+        missing = len(parts["trunk"]) - len(parts["rotmats"])
+        sizes = [len(t) for t in parts["trunk"][:missing]]
+        parts["rotmats"][:0] = [torch.eye(3).expand(n, *with_params["rotmats"].shape) for n in sizes]
+        parts["shape"][:0] = [torch.zeros(n, *with_params["shape"].shape) for n in sizes]
+    tensors = {k: torch.cat(v).contiguous() for k, v in parts.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))
+    return FeatureDataset(tensors)
+
+
+def labelled_subset(num: int, fraction: float, seed: int) -> np.ndarray:
+    """(num,) bool: exactly round(fraction * num) samples, chosen at random, keep 3D labels."""
+    keep = np.zeros(num, dtype=bool)
+    keep[np.random.default_rng(seed).permutation(num)[: round(fraction * num)]] = True
+    return keep
+
+
+class Without3D(torch.utils.data.Dataset):
+    """A dataset whose samples outside ``labelled`` lose their 3D joints and parameters: the
+    weak-supervision regimes as seen by the losses."""
+
+    def __init__(self, dataset: torch.utils.data.Dataset, labelled: np.ndarray):
+        self.dataset = dataset
+        self.labelled = labelled
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        sample = dict(self.dataset[index])  # never edit a sample the wrapped dataset may share
+        if not self.labelled[index]:
+            for key in ("keypoints3d", "rotmats", "shape"):
+                sample.pop(key, None)
+        return sample

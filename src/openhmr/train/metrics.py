@@ -1,0 +1,33 @@
+"""Pose metrics on batches of joints: pelvis-aligned MPJPE, Procrustes-aligned PA-MPJPE and
+2D PCK. Inputs are metres (3D) or crop coordinates in [-1, 1] (2D); outputs per sample."""
+
+from __future__ import annotations
+
+import torch
+
+from openhmr.geometry.alignment import procrustes_align
+
+
+def pelvis_aligned(points: torch.Tensor, hips: tuple[int, int]) -> torch.Tensor:
+    """(N, K, 3) minus their mid-hip point."""
+    return points - (points[:, hips[0] : hips[0] + 1] + points[:, hips[1] : hips[1] + 1]) / 2
+
+
+def joint_errors(pred: torch.Tensor, gt: torch.Tensor, weights: torch.Tensor, hips: tuple[int, int]):
+    """pred, gt (N, K, 3); weights (N, K) in {0, 1} (joints to count; samples without both hips
+    must have all-zero weights). Returns per-joint pelvis-aligned errors (N, K), MPJPE (M,) and
+    PA-MPJPE (M,) over the M samples with any counted joint."""
+    errors = (pelvis_aligned(pred, hips) - pelvis_aligned(gt, hips)).norm(dim=-1)
+    counted = weights.sum(dim=1) > 0
+    w = weights[counted]
+    mpjpe = (errors[counted] * w).sum(1) / w.sum(1)
+    aligned = procrustes_align(pred[counted], gt[counted], w)
+    pa = ((aligned - gt[counted]).norm(dim=-1) * w).sum(1) / w.sum(1)
+    return errors, mpjpe, pa
+
+
+def pck(pred: torch.Tensor, gt: torch.Tensor, visible: torch.Tensor, threshold: float) -> float:
+    """Share of visible keypoints whose 2D error is under ``threshold`` × the box size.
+    pred (N, K, 2), gt (N, K, 2) crop coordinates (the box spans 2), visible (N, K) bool."""
+    distance = (pred - gt).norm(dim=-1) / 2
+    return float((distance[visible] < threshold).float().mean())

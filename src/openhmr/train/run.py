@@ -1,0 +1,188 @@
+"""``openhmr train``: data, network, Lightning trainer, checkpoints.
+
+Outputs in ``out_dir``: ``config.json``; ``checkpoints/`` (resumable Lightning checkpoints every
+``checkpoint_every`` steps and ``last.ckpt``); ``weights/step_NNNNNNN.safetensors`` alongside
+them and ``model.safetensors`` at the end (network weights only, what ``openhmr predict`` and
+``openhmr eval`` read); ``logs/`` (TensorBoard: losses per term, discriminator scores,
+keypoint overlays when training on images).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+
+from openhmr.errors import OpenHMRError
+from openhmr.train.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def _optimiser_count(config: TrainConfig) -> int:
+    # Lightning counts optimiser steps: with a discriminator each batch takes two.
+    return 2 if config.uses_discriminator else 1
+
+
+def prepare_data(config: TrainConfig) -> dict[str, Path | None]:
+    """Paths of train / test annotations and the discriminator's pose bank."""
+    d = config.data
+    if d.train is None:
+        from openhmr.data.prepare import prepare_synthetic
+
+        paths = prepare_synthetic(d.poses, d.work_dir, d.num_train, d.num_test, seed=config.seed, res=d.res, progress=config.progress)
+        return {
+            "train": paths["train"],
+            "test": paths["test"],
+            "discriminator": Path(d.discriminator_poses) if d.discriminator_poses else paths["discriminator"],
+            "mean_pose_bank": paths["train_bank"],
+        }
+    bank = d.discriminator_poses or d.poses
+    if config.uses_discriminator and bank is None:
+        raise OpenHMRError(f"Regime {config.regime} needs real poses for its discriminator: set data.discriminator_poses=BANK.npz.")
+    return {
+        "train": Path(d.train),
+        "test": Path(d.test) if d.test else None,
+        "discriminator": Path(bank) if bank else None,
+        "mean_pose_bank": Path(bank) if bank else None,
+    }
+
+
+def build_training(config: TrainConfig):
+    """(module, train loader, data paths) for ``config``."""
+    from openhmr.body import load_body_model
+    from openhmr.data.dataset import CropDataset
+    from openhmr.data.formats import read_spin_npz
+    from openhmr.data.mixing import MocapStream, collate
+    from openhmr.data.pose_bank import PoseBank
+    from openhmr.nets.hmr import build_hmr
+    from openhmr.nets.theta import MeanParams
+    from openhmr.train.features import (
+        FeatureDataset,
+        Without3D,
+        build_feature_cache,
+        cache_key,
+        labelled_subset,
+    )
+    from openhmr.train.module import HMRTraining
+
+    torch.manual_seed(config.seed)
+    paths = prepare_data(config)
+    body = load_body_model(config.body_model)
+    mean = MeanParams.default(body)
+    if paths["mean_pose_bank"] is not None:
+        bank = PoseBank.load(paths["mean_pose_bank"])
+        if bank.body_model == body.name:
+            mean = MeanParams.from_pose_bank(body, torch.from_numpy(bank.body_pose).float())
+    weights = None if config.backbone_weights in (None, "none") else config.backbone_weights
+    hmr = build_hmr(body, config.backbone, weights, config.rotation, config.iterations, mean, config.keypoint_convention)
+
+    annotations = read_spin_npz(paths["train"], convention=config.keypoint_convention)
+    if annotations.pose is not None and annotations.body_model != body.name:
+        warnings.warn(
+            f"{paths['train']} holds {annotations.body_model} parameters; training the {body.name} body uses its "
+            "2D and 3D keypoints only.",
+            stacklevel=2,
+        )
+        annotations.pose = None
+    images = CropDataset(
+        annotations, res=config.data.res, augment=config.data.augment and not config.caches_features,
+        seed=config.seed, mirror_pose=body.mirror_pose,
+    )
+    dataset: torch.utils.data.Dataset = images
+    if config.caches_features:
+        key = cache_key(paths["train"], config.backbone, weights, config.cached_blocks, config.data.res)
+        cache = Path(config.data.work_dir) / "features" / f"{Path(paths['train']).parent.name}-{key}.safetensors"
+        plain = CropDataset(annotations, res=config.data.res, augment=False)
+        dataset = build_feature_cache(hmr.encoder, plain, config.cached_blocks, cache, progress=config.progress)
+        assert isinstance(dataset, FeatureDataset)
+    dataset = Without3D(dataset, labelled_subset(len(dataset), config.fraction_3d, config.seed))
+    num_keypoints = len(hmr.keypoint_names)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=len(dataset) >= config.batch_size,
+        collate_fn=functools.partial(collate, num_keypoints=num_keypoints),
+        num_workers=config.data.num_workers,
+        persistent_workers=config.data.num_workers > 0,
+    )
+    mocap = None
+    if config.uses_discriminator:
+        bank = PoseBank.load(paths["discriminator"])
+        if bank.body_model != body.name:
+            raise OpenHMRError(f"{paths['discriminator']} holds {bank.body_model} poses; the {body.name} body needs its own.")
+        mocap = MocapStream(bank, config.batch_size * config.iterations, body.shape_low, body.shape_high, seed=config.seed)
+    return HMRTraining(config, hmr, mocap), loader, paths
+
+
+def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
+    """Train; returns the path of the final ``model.safetensors``."""
+    import lightning as L
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from openhmr.io import atomic_path
+    from openhmr.train.checkpoint import save_weights
+
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if resume is not None and not Path(resume).is_file():
+        raise OpenHMRError(f"Cannot resume: {resume} does not exist.")
+    module, loader, paths = build_training(config)
+    with atomic_path(out / "config.json") as tmp:
+        tmp.write_text(json.dumps(config.to_dict(), indent=2))
+    per_batch = _optimiser_count(config)
+
+    class SaveEverything(L.Callback):
+        """Every ``checkpoint_every`` steps: a resumable Lightning checkpoint (and last.ckpt)
+        and the network's safetensors; model.safetensors at the end. Named by batch step."""
+
+        def _extra(self, trainer) -> dict:
+            return {"step": trainer.global_step // per_batch, "config": config.to_dict(),
+                    "train": str(paths["train"]), "discriminator": str(paths["discriminator"])}
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            step = trainer.global_step // per_batch
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                trainer.save_checkpoint(out / "checkpoints" / f"step_{step:07d}.ckpt", weights_only=False)
+                trainer.save_checkpoint(out / "checkpoints" / "last.ckpt", weights_only=False)
+                if trainer.is_global_zero:
+                    save_weights(pl_module.hmr, out / "weights" / f"step_{step:07d}.safetensors", self._extra(trainer))
+
+        def on_train_end(self, trainer, pl_module):
+            if trainer.is_global_zero:
+                save_weights(pl_module.hmr, out / "model.safetensors", self._extra(trainer))
+
+    _quiet_lightning()
+    devices = int(config.devices) if config.devices.isdigit() else config.devices
+    trainer = L.Trainer(
+        max_steps=config.steps * per_batch,
+        accelerator=config.accelerator,
+        devices=devices,
+        num_nodes=config.num_nodes,
+        strategy=config.strategy,
+        precision=config.precision,
+        logger=TensorBoardLogger(str(out), name="logs", version=""),
+        callbacks=[SaveEverything()],
+        enable_checkpointing=False,
+        enable_progress_bar=config.progress,
+        enable_model_summary=False,
+        log_every_n_steps=min(10, config.steps),
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+    # Checkpoints hold tensors and plain containers only: read them without unpickling code.
+    trainer.fit(module, loader, ckpt_path=str(resume) if resume else None, weights_only=True)
+    return out / "model.safetensors"
+
+
+def _quiet_lightning() -> None:
+    """Lightning's start-up banners and advice that does not apply here stay out of the way."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in (".*LeafSpec.*", ".*smaller than the logging interval.*", ".*litlogger.*", ".*does not have many workers.*"):
+        warnings.filterwarnings("ignore", message=pattern)

@@ -1,0 +1,78 @@
+"""Evaluation metrics, the monster rate and network weight files."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from openhmr.data.pose_bank import PoseBank
+from openhmr.errors import OpenHMRError
+from openhmr.geometry.rotations import axis_angle_to_matrix
+from openhmr.train.metrics import joint_errors, pck
+from openhmr.train.monsters import monsters
+
+
+def test_mpjpe_ignores_translation_and_pa_ignores_similarity():
+    g = torch.Generator().manual_seed(0)
+    gt = torch.randn(4, 10, 3, generator=g)
+    weights = torch.ones(4, 10)
+    hips = (0, 1)
+    _, mpjpe, pa = joint_errors(gt + torch.tensor([0.3, -0.2, 5.0]), gt, weights, hips)
+    assert mpjpe.abs().max() < 1e-6 and pa.abs().max() < 1e-5
+    rotation = axis_angle_to_matrix(torch.tensor([0.0, 0.7, 0.2]))
+    moved = 1.3 * gt @ rotation.T + 2.0
+    _, mpjpe, pa = joint_errors(moved, gt, weights, hips)
+    assert mpjpe.min() > 0.1 and pa.abs().max() < 1e-4
+    # One joint off by 10 cm, unweighted elsewhere: MPJPE counts only weighted joints.
+    off = gt.clone()
+    off[:, 5, 0] += 0.1
+    weights[:, 7] = 0
+    errors, mpjpe, _ = joint_errors(off, gt, weights, hips)
+    assert torch.allclose(mpjpe, torch.full((4,), 0.1 / 9), atol=1e-6)
+    assert torch.allclose(errors[:, 5], torch.full((4,), 0.1), atol=1e-6)
+
+
+def test_pck_counts_visible_keypoints_within_the_box_fraction():
+    gt = torch.zeros(1, 4, 2)
+    pred = torch.tensor([[[0.05, 0.0], [0.15, 0.0], [0.5, 0.0], [9.0, 9.0]]])  # 0.025, 0.075, 0.25 of the box
+    visible = torch.tensor([[True, True, True, False]])
+    assert pck(pred, gt, visible, 0.05) == pytest.approx(1 / 3)
+    assert pck(pred, gt, visible, 0.1) == pytest.approx(2 / 3)
+
+
+def test_monsters_are_twisted_joints_or_impossible_shapes(anny_body):
+    rng = np.random.default_rng(0)
+    poses = rng.normal(0, 0.2, (50, anny_body.num_body_joints, 3)).astype(np.float32)
+    bank = PoseBank(poses, np.zeros((50, 3), np.float32), np.zeros(50, int), np.array(["a"]), np.arange(50), "anny")
+    low, high = anny_body.shape_low, anny_body.shape_high
+    rotmats = axis_angle_to_matrix(torch.from_numpy(poses[:4]))
+    shape = ((low + high) / 2).expand(4, -1).clone()
+    twisted = rotmats.clone()
+    twisted[1, 3] = twisted[1, 3] @ axis_angle_to_matrix(torch.tensor([0.0, 0.0, math.radians(120)]))
+    shape[2, 0] = high[0] + 0.5 * (high[0] - low[0])
+    assert monsters(twisted, shape, bank, low, high).tolist() == [False, True, True, False]
+
+
+def test_weights_round_trip_and_refuse_other_bodies(tmp_path, anny_body, smpl_body):
+    from openhmr.nets.hmr import build_hmr
+    from openhmr.train.checkpoint import load_hmr, save_weights
+
+    hmr = build_hmr(anny_body, backbone_weights=None).eval()
+    path = save_weights(hmr, tmp_path / "w.safetensors", {"step": 3})
+    assert path.stat().st_size < 15e6  # float16 on disk
+    loaded = load_hmr(path, anny_body)
+    images = torch.rand(1, 3, 224, 224)
+    with torch.no_grad():
+        a, b = hmr(images, decode="final")[-1], loaded(images, decode="final")[-1]
+    assert (a.theta - b.theta).abs().max() < 2e-3  # float16 storage
+    with pytest.raises(OpenHMRError, match="trained for the anny body"):
+        load_hmr(path, smpl_body)
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 40)
+    with pytest.raises(OpenHMRError, match="not a readable"):
+        load_hmr(tmp_path / "junk.safetensors", anny_body)
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(OpenHMRError, match="not written by openhmr"):
+        load_hmr(tmp_path / "other.safetensors", anny_body)

@@ -1,0 +1,152 @@
+"""Training: configuration, regimes, feature caching, checkpoints, the end-to-end run."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from openhmr.cli import main
+from openhmr.data.pose_bank import PoseBank
+from openhmr.errors import OpenHMRError
+from openhmr.train.config import load_config
+from openhmr.train.features import Without3D, labelled_subset
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    """A tiny synthetic experiment: a 3-clip bank, 16 training and 8 test images."""
+    from openhmr.data.prepare import prepare_synthetic
+
+    root = tmp_path_factory.mktemp("experiment")
+    rng = np.random.default_rng(0)
+    n = 9
+    bank = PoseBank(
+        rng.normal(0, 0.15, (n, 30, 3)).astype(np.float32), np.zeros((n, 3), np.float32), np.repeat([0, 1, 2], 3),
+        np.array(["a", "b", "c"]), np.arange(n), "anny",
+    )  # fmt: skip
+    bank_path = bank.save(root / "bank.npz")
+    paths = prepare_synthetic(bank_path, root / "data", num_train=16, num_test=8, progress=False)
+    return root, bank_path, paths
+
+
+def test_config_reads_overrides_and_refuses_mistakes(tmp_path):
+    config = load_config(None, ["data.poses=bank.npz", "regime=unpaired", "steps=12", "data.augment=false", "lr=3e-4"])
+    assert (config.regime, config.steps, config.data.augment, config.lr) == ("unpaired", 12, False, 3e-4)
+    assert config.fraction_3d == 0.0 and config.uses_discriminator
+    assert load_config(None, ["data.poses=b", "regime=2d-only"]).uses_discriminator is False
+    toml = tmp_path / "c.toml"
+    toml.write_text('regime = "partial"\nlabelled_fraction = 0.25\n[data]\nposes = "bank.npz"\nnum_train = 7\n')
+    config = load_config(toml, ["labelled_fraction=0.5"])
+    assert (config.fraction_3d, config.data.num_train) == (0.5, 7)
+    with pytest.raises(OpenHMRError, match="regime must be one of"):
+        load_config(None, ["data.poses=b", "regime=semi"])
+    with pytest.raises(OpenHMRError, match="Unknown setting 'stepz'"):
+        load_config(None, ["stepz=3"])
+    with pytest.raises(OpenHMRError, match="expects a int"):
+        load_config(None, ["data.poses=b", "steps=many"])
+    with pytest.raises(OpenHMRError, match="No training data"):
+        load_config(None, [])
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    with pytest.raises(OpenHMRError, match="not valid json"):
+        load_config(bad)
+
+
+def test_partial_labels_keep_exactly_the_chosen_share():
+    keep = labelled_subset(200, 0.1, seed=3)
+    assert keep.sum() == 20
+    assert (labelled_subset(200, 0.1, seed=3) == keep).all()
+    samples = [{"keypoints2d": torch.zeros(2, 3), "keypoints3d": torch.ones(2, 4), "rotmats": torch.eye(3), "shape": torch.zeros(1)}]
+    data = Without3D(samples * 200, keep)
+    with_3d = [i for i in range(200) if "keypoints3d" in data[i]]
+    assert with_3d == np.flatnonzero(keep).tolist()
+    assert all("rotmats" not in data[i] and "keypoints2d" in data[i] for i in range(200) if not keep[i])
+
+
+def test_training_crops_carry_parameters_that_reproduce_their_labels(experiment, anny_body):
+    """Parameters served with a crop (also rotated and flipped) pose the body onto that crop's
+    3D keypoints: the parameter loss and the keypoint loss agree."""
+    from openhmr.data.augment import Augmentation
+    from openhmr.data.dataset import CropDataset
+    from openhmr.data.formats import read_spin_npz
+    from openhmr.train.metrics import pelvis_aligned
+
+    _, _, paths = experiment
+    ann = read_spin_npz(paths["train"])
+    dataset = CropDataset(ann, augment=True, mirror_pose=anny_body.mirror_pose)
+    hips = 11, 12  # coco23 left_hip, right_hip
+    for i, aug in enumerate([Augmentation(), Augmentation(rotation=30.0, flip=True), Augmentation(flip=True)]):
+        sample = _sample_with(dataset, i, aug)
+        out = anny_body(sample["rotmats"][None, 0], sample["rotmats"][None, 1:], sample["shape"][None])
+        keypoints, _ = out.keypoints_as("coco23")
+        labels = sample["keypoints3d"][None, :, :3]
+        gap = (pelvis_aligned(keypoints, hips) - pelvis_aligned(labels, hips)).norm(dim=-1).max()
+        assert gap < 0.01, (aug, float(gap))
+
+
+def _sample_with(dataset, i, aug):
+    from unittest import mock
+
+    from PIL import Image
+
+    with Image.open(dataset.ann.image_root / str(dataset.ann.imgname[i])) as im:
+        image = np.asarray(im.convert("RGB"))
+    with mock.patch("openhmr.data.dataset.Augmentation.sample", return_value=aug):
+        return dataset._sample(i, image)
+
+
+def test_encoder_split_matches_the_whole_backbone():
+    from openhmr.nets.encoder import build_encoder
+
+    encoder = build_encoder().eval()
+    images = torch.rand(2, 3, 224, 224)
+    with torch.no_grad():
+        whole = encoder(images)
+        for k in (None, 3, 5):
+            assert torch.allclose(encoder.head(encoder.trunk(images, k), k), whole, atol=1e-5)
+    with pytest.raises(OpenHMRError, match="cannot be split"):
+        build_encoder("resnet18", weights=None).trunk(images, 2)
+
+
+def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path):
+    """openhmr train -> checkpoints -> --resume -> openhmr eval, on the tiny experiment."""
+    from safetensors.torch import load_file
+
+    root, bank_path, paths = experiment
+    out = tmp_path / "run"
+    common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16", "data.num_test=8",
+              "batch_size=8", "checkpoint_every=2", f"out_dir={out}", "progress=false", "regime=partial",
+              "labelled_fraction=0.5"]  # fmt: skip
+    assert main(["train", *common, "steps=4"]) == 0
+    assert sorted(p.name for p in (out / "weights").iterdir()) == ["step_0000002.safetensors", "step_0000004.safetensors"]
+    first = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert first["global_step"] == 8  # two optimiser steps per batch: encoder and discriminator
+    before = load_file(out / "weights" / "step_0000004.safetensors")
+
+    assert main(["train", *common, "steps=6", "--resume", str(out / "checkpoints" / "last.ckpt")]) == 0
+    resumed = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert resumed["global_step"] == 12
+    adam = resumed["optimizer_states"][0]["state"]
+    assert int(next(iter(adam.values()))["step"]) == 6  # the optimiser's state went on, not restarted
+    after = load_file(out / "model.safetensors")
+    assert not torch.equal(before["regressor.mlp.0.weight"], after["regressor.mlp.0.weight"])
+    assert not any(k.startswith("body.") for k in after)
+    assert (out / "logs").is_dir() and any((out / "logs").iterdir())
+
+    result = tmp_path / "eval.json"
+    assert main(["eval", "--checkpoint", str(out / "model.safetensors"), "--data", str(paths["test"]),
+                 "--poses", str(bank_path), "--out", str(result)]) == 0  # fmt: skip
+    metrics = json.loads(result.read_text())
+    assert metrics["num_images"] == 8
+    for key in ("mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate"):
+        assert metrics[key] is not None and np.isfinite(metrics[key]), key
+    assert metrics["pa_mpjpe"] <= metrics["mpjpe"] and metrics["pck05"] <= metrics["pck10"]
+    assert set(metrics["per_joint_mpjpe"]) >= {"left_hip", "nose", "right_ankle"}
+
+
+def test_a_missing_resume_file_is_one_sentence(experiment, tmp_path, capsys):
+    root, bank_path, _ = experiment
+    code = main(["train", f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16",
+                 "data.num_test=8", f"out_dir={tmp_path}", "--resume", str(tmp_path / "nope.ckpt")])  # fmt: skip
+    assert code == 1 and "does not exist" in capsys.readouterr().err
