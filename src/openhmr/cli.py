@@ -110,6 +110,61 @@ def _eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict_command(args: argparse.Namespace) -> int:
+    import warnings
+
+    from tqdm import tqdm
+
+    from openhmr.predict.detect import Detection, boxes_from_keypoint_file, parse_bbox
+    from openhmr.predict.images import ImageError
+    from openhmr.predict.inputs import expand_inputs, frames
+    from openhmr.predict.outputs import write_outputs
+    from openhmr.predict.predictor import load_model
+
+    if args.batch_size < 1 or args.video_step < 1:
+        raise OpenHMRError("--batch-size and --video-step must be at least 1.")
+    bbox = parse_bbox(args.bbox) if args.bbox else None
+    files, skipped = expand_inputs(args.inputs)
+    for item, reason in skipped:
+        print(f"skipped {item}: {reason}", file=sys.stderr)
+    if not files:
+        raise OpenHMRError("No image or video found among the inputs.")
+    detector = None if (bbox or args.keypoints or args.no_detector) else "mediapipe"
+    model = load_model(args.checkpoint, args.body_model, args.device, detector, args.batch_size)
+    faces = model.body.faces.cpu().numpy()
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done, used_stems = 0, set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("once")
+        for path in tqdm(files, desc="predict", unit="input", disable=args.quiet):
+            try:
+                for name, image in frames(path, args.video_step):
+                    height, width = image.shape[:2]
+                    if bbox:
+                        boxes = [Detection(bbox, 1.0)]
+                    elif args.keypoints:
+                        boxes = boxes_from_keypoint_file(args.keypoints, path.name, width, height)
+                    else:
+                        boxes = model.detect(image)
+                    if not boxes:
+                        skipped.append((f"{path} ({name})" if name != path.stem else str(path), "no person found"))
+                        print(f"skipped {skipped[-1][0]}: no person found", file=sys.stderr)
+                        continue
+                    stem = name
+                    while stem in used_stems:  # same name from another folder: keep both
+                        stem += "_"
+                    used_stems.add(stem)
+                    prediction = model.predict(image, boxes, args.focal, name=str(path))
+                    write_outputs(out_dir, stem, image, prediction, faces, args.save_mesh, args.side_view)
+                    done += 1
+            except ImageError as e:
+                skipped.append((str(path), str(e)))
+                print(f"skipped {path}: {e}", file=sys.stderr)
+    print(f"{done} result(s) written to {out_dir}; {len(skipped)} input(s) skipped")
+    return 0 if not skipped else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="openhmr",
@@ -162,6 +217,32 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--res", type=int, default=224, help="image size in pixels (default: 224)")
     synth.add_argument("--backgrounds", help="folder of photos to crop backgrounds from (default: procedural)")
     synth.set_defaults(run=_synth_command)
+
+    predict = commands.add_parser(
+        "predict",
+        help="recover 3D people from photos or videos",
+        description="For each person in each image (files, folders searched recursively, or "
+        "videos, every --video-step-th frame): a box, 17 COCO keypoints, 3D joints, the body "
+        "model's pose and shape, the camera and a mesh. Writes OUT/<name>.json and "
+        "OUT/<name>_overlay.png (plus meshes and a side view on request). Exit code 0 when "
+        "every input gave a result, 1 when some were skipped (each named with its reason), 2 on "
+        "bad flags.",
+    )
+    predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
+    predict.add_argument("--out", required=True, help="output folder")
+    predict.add_argument("--checkpoint", help="weights .safetensors (default: the shipped Anny model)")
+    predict.add_argument("--body-model", default="anny", help="'anny' (default) or an SMPL file, to match the checkpoint")
+    predict.add_argument("--bbox", help="x,y,w,h: the person's box in pixels, for every input (no detector)")
+    predict.add_argument("--keypoints", help="OpenPose or COCO keypoint JSON to take people's boxes from")
+    predict.add_argument("--no-detector", action="store_true", help="skip MediaPipe: the whole image is the box")
+    predict.add_argument("--focal", type=float, help="focal length in pixels (default: the image diagonal)")
+    predict.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default: cpu")
+    predict.add_argument("--batch-size", type=int, default=16, help="crops per forward pass (default: 16)")
+    predict.add_argument("--save-mesh", choices=("obj", "ply", "glb"), help="also write each person's mesh")
+    predict.add_argument("--side-view", action="store_true", help="also render the people from the side")
+    predict.add_argument("--video-step", type=int, default=10, help="use every Nth video frame (default: 10)")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.set_defaults(run=_predict_command)
 
     train = commands.add_parser(
         "train",

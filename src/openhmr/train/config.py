@@ -44,7 +44,7 @@ class TrainConfig:
     # Train from cached features: the first ``frozen_blocks`` encoder blocks are frozen and run
     # once per image ("none": the whole backbone is frozen and pooled features are cached;
     # "off": no cache, the whole network trains on augmented images).
-    frozen_blocks: str = "5"
+    frozen_blocks: str = "6"
     steps: int = 3000
     batch_size: int = 32
     lr: float = 1e-4  # HMR used 1e-5 with a ResNet-50 and far longer training

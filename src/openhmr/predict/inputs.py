@@ -1,0 +1,63 @@
+"""What ``openhmr predict`` reads: image files, folders (searched recursively) and videos
+(frames sampled). Every input becomes a stream of named frames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from openhmr.predict.images import ImageError, load_image
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+
+
+def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """(files to read, [(input, reason)] for inputs that do not exist). Folders give their
+    images and videos, sorted; a file named directly is always tried, whatever its suffix."""
+    files, missing = [], []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+        elif path.exists():
+            files.append(path)
+        else:
+            missing.append((item, "no such file or folder"))
+    return files, missing
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def video_frames(path: Path, every: int) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, RGB frame) for every ``every``-th frame; names are ``<stem>_f<index>``."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise ImageError("not a video OpenCV can read")
+    try:
+        index = 0
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index % every == 0:
+                yield f"{path.stem}_f{index:06d}", frame[..., ::-1].copy()
+            index += 1
+        if index == 0:
+            raise ImageError("video has no readable frames")
+    finally:
+        capture.release()
+
+
+def frames(path: Path, every: int = 10) -> Iterator[tuple[str, np.ndarray]]:
+    """All frames of one input: an image gives one, named by its stem."""
+    if is_video(path):
+        yield from video_frames(path, every)
+    else:
+        yield path.stem, load_image(path)

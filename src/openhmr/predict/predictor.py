@@ -1,0 +1,211 @@
+"""The Python API: ``model = openhmr.load_model(); result = model.predict(image)``.
+
+A person's box -> square crop (224²) -> HMR -> body model -> the crop's weak-perspective
+camera turned into a full-image perspective camera (CLIFF-style; focal length by default the
+image diagonal in pixels, principal point at the image centre) -> 3D joints and mesh in that
+camera's frame, 2D keypoints as the projection of the body's COCO-17 landmarks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from openhmr.body import keypoints as kp
+from openhmr.body.base import BodyModel
+from openhmr.errors import OpenHMRError
+from openhmr.predict.detect import Detection
+
+log = logging.getLogger(__name__)
+SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "openhmr_anny_lite0.safetensors"
+CROP = 224
+
+
+@dataclasses.dataclass
+class Person:
+    """One person, everything in image pixels or the full-image camera frame (metres)."""
+
+    bbox: tuple[float, float, float, float]
+    score: float
+    keypoints_2d: np.ndarray  # (17, 3) x, y, confidence (1: the body has the landmark)
+    joints_3d: np.ndarray  # (J, 3)
+    vertices: np.ndarray  # (V, 3)
+    weak_perspective: np.ndarray  # (3,) s, tx, ty of the crop
+    translation: np.ndarray  # (3,)
+    K: np.ndarray  # (3, 3)
+    pose: np.ndarray  # (J, 3) axis-angle, global orientation first
+    shape: np.ndarray  # (S,)
+
+
+@dataclasses.dataclass
+class Prediction:
+    image: str
+    width: int
+    height: int
+    body_model: str
+    checkpoint: str
+    people: list[Person]
+    joint_names: tuple[str, ...]
+
+    def to_dict(self, mesh_files: list[str | None] | None = None) -> dict:
+        """The JSON document ``openhmr predict`` writes."""
+        meshes = mesh_files or [None] * len(self.people)
+        return {
+            "image": self.image,
+            "width": self.width,
+            "height": self.height,
+            "body_model": self.body_model,
+            "checkpoint": self.checkpoint,
+            "people": [
+                {
+                    "bbox": [round(v, 2) for v in p.bbox],
+                    "score": round(p.score, 4),
+                    "keypoints_2d": _rounded(p.keypoints_2d, 2),
+                    "keypoint_names": list(kp.convention_names("coco17")),
+                    "joints_3d": _rounded(p.joints_3d, 5),
+                    "joint_names": list(self.joint_names),
+                    "camera": {
+                        "weak_perspective": _rounded(p.weak_perspective, 5),
+                        "translation": _rounded(p.translation, 5),
+                        "focal_length": round(float(p.K[0, 0]), 3),
+                        "principal_point": _rounded(p.K[:2, 2], 3),
+                        "K": _rounded(p.K, 4),
+                    },
+                    "pose": _rounded(p.pose, 5),
+                    "shape": _rounded(p.shape, 5),
+                    "mesh": mesh,
+                }
+                for p, mesh in zip(self.people, meshes)
+            ],
+        }
+
+
+def _rounded(values: np.ndarray, decimals: int):
+    """Nested lists of float64s rounded for JSON (float32s would print their binary noise)."""
+    return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
+
+
+class Model:
+    """A trained HMR with its body model and (optionally) a person detector."""
+
+    def __init__(self, hmr, body: BodyModel, checkpoint: str, device: str = "cpu", detector="mediapipe", batch_size: int = 16):
+        self.hmr = hmr.to(device).eval()
+        self.body = body
+        self.checkpoint = checkpoint
+        self.device = device
+        self.batch_size = batch_size
+        self._detector_choice = detector
+        self._detector = None
+        # COCO-17 is a subset of the network's keypoints (COCO-23): no second body pass needed.
+        index, mask = kp.mapping(hmr.keypoint_names, "coco17")
+        self.coco17_index = index
+        self.coco17_mask = mask & hmr.keypoint_mask.cpu().index_select(0, index)
+
+    @property
+    def detector(self):
+        """MediaPipe, created on first use (None when unavailable: whole-image fallback)."""
+        if self._detector is None and self._detector_choice == "mediapipe":
+            from openhmr.predict.detect import MediaPipeDetector
+
+            try:
+                self._detector = MediaPipeDetector()
+            except OpenHMRError as e:
+                warnings.warn(f"No person detector ({e}); without --bbox the whole image is used.", stacklevel=2)
+                self._detector_choice = None
+        return self._detector
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        detector = self.detector
+        if detector is None:
+            height, width = image.shape[:2]
+            warnings.warn("No detector and no box: using the whole image as the person's box.", stacklevel=2)
+            return [Detection((0.0, 0.0, float(width), float(height)), 0.0)]
+        return detector(image)
+
+    def crops(self, image: np.ndarray, boxes: list[Detection]) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        """(B, 3, 224, 224) crops in [0, 1], box centres (B, 2) and square sizes (B,)."""
+        from openhmr.data.augment import crop_matrix, warp_image
+
+        centres = np.array([[x + w / 2, y + h / 2] for x, y, w, h in (d.bbox for d in boxes)])
+        sizes = np.array([max(w, h) for _, _, w, h in (d.bbox for d in boxes)])
+        crops = [warp_image(image, crop_matrix(c, s, CROP), CROP) for c, s in zip(centres, sizes)]
+        tensor = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
+        return tensor, centres, sizes
+
+    @torch.no_grad()
+    def run_crops(self, crops: torch.Tensor):
+        """HMR's final iteration for (B, 3, 224, 224) crops, in chunks of ``batch_size``."""
+        outs = [self.hmr(chunk.to(self.device), decode="final")[-1] for chunk in crops.split(self.batch_size)]
+        fields = ("camera", "rotmats", "shape", "vertices", "joints3d", "keypoints3d")
+        return {f: torch.cat([getattr(o, f) for o in outs]).cpu() for f in fields}
+
+    @torch.no_grad()
+    def predict(self, image, boxes: list[Detection] | None = None, focal_length: float | None = None, name: str | None = None) -> Prediction:
+        """``image``: a path or an (H, W, 3) uint8 RGB array; ``boxes``: people's boxes
+        (default: detected). Returns a :class:`Prediction` (``.to_dict()`` for JSON)."""
+        from openhmr.geometry.camera import crop_cam_to_full, intrinsics
+        from openhmr.geometry.rotations import matrix_to_axis_angle
+        from openhmr.predict.images import load_image
+
+        if isinstance(image, (str, Path)):
+            name = name or str(image)
+            image = load_image(image)
+        image = np.ascontiguousarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise OpenHMRError(f"Expected an (H, W, 3) uint8 RGB array; got {image.shape} {image.dtype}.")
+        height, width = image.shape[:2]
+        boxes = self.detect(image) if boxes is None else boxes
+        people: list[Person] = []
+        if boxes:
+            crops, centres, sizes = self.crops(image, boxes)
+            out = self.run_crops(crops)
+            n = len(boxes)
+            focal = torch.full((n,), float(focal_length or np.hypot(width, height)))
+            image_size = torch.tensor([[width, height]], dtype=torch.float32).expand(n, 2)
+            translation = crop_cam_to_full(
+                out["camera"], torch.from_numpy(centres).float(), torch.from_numpy(sizes).float(), image_size, focal
+            )
+            K = intrinsics(focal, image_size / 2)
+            coco = out["keypoints3d"].index_select(1, self.coco17_index) + translation[:, None]
+            pixels = coco @ K.transpose(-1, -2)
+            pixels = pixels[..., :2] / pixels[..., 2:]
+            confidence = self.coco17_mask.float().expand(n, -1)[..., None]
+            pose = matrix_to_axis_angle(out["rotmats"])
+            for i, det in enumerate(boxes):
+                people.append(Person(
+                    bbox=det.bbox, score=det.score,
+                    keypoints_2d=torch.cat([pixels[i], confidence[i]], dim=-1).numpy(),
+                    joints_3d=(out["joints3d"][i] + translation[i]).numpy(),
+                    vertices=(out["vertices"][i] + translation[i]).numpy(),
+                    weak_perspective=out["camera"][i].numpy(), translation=translation[i].numpy(), K=K[i].numpy(),
+                    pose=pose[i].numpy(), shape=out["shape"][i].numpy(),
+                ))  # fmt: skip
+        return Prediction(name or "<array>", width, height, self.body.name, self.checkpoint, people, self.body.joint_names)
+
+
+def load_model(
+    checkpoint: str | Path | None = None,
+    body_model: str | Path = "anny",
+    device: str = "cpu",
+    detector: str | None = "mediapipe",
+    batch_size: int = 16,
+) -> Model:
+    """A ready :class:`Model`. ``checkpoint``: a weights .safetensors (default: the shipped
+    Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe" or None."""
+    from openhmr.body import load_body_model
+    from openhmr.train.checkpoint import load_hmr
+
+    if checkpoint is None:
+        if not SHIPPED.exists():
+            raise OpenHMRError(f"No checkpoint given and none shipped at {SHIPPED}; pass --checkpoint FILE.")
+        checkpoint = SHIPPED
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise OpenHMRError(f"--device {device} asked for, but PyTorch sees no CUDA GPU here; use --device cpu.")
+    body = load_body_model(body_model)
+    hmr = load_hmr(checkpoint, body)
+    return Model(hmr, body.to(device), str(checkpoint), device, detector, batch_size)

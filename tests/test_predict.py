@@ -1,0 +1,191 @@
+"""openhmr predict: the API, the outputs, and every kind of bad input."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from openhmr.cli import main
+from tests.conftest import SHARED_DATA
+
+PHOTO = SHARED_DATA / "images" / "coco_000000000785.jpg"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, anny_body):
+    """An untrained network's weights: enough for the pipeline, cheap to make."""
+    from openhmr.nets.hmr import build_hmr
+    from openhmr.train.checkpoint import save_weights
+
+    torch.manual_seed(0)
+    return save_weights(build_hmr(anny_body, backbone_weights=None), tmp_path_factory.mktemp("ckpt") / "w.safetensors")
+
+
+def person_photo(width=320, height=240) -> np.ndarray:
+    """A photo-like array (no person detector is needed with a box)."""
+    rng = np.random.default_rng(0)
+    base = np.linspace(40, 200, width)[None, :, None] + rng.normal(0, 8, (height, width, 3))
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def test_api_prediction_is_consistent_with_the_crop_camera(checkpoint, anny_body):
+    """Joints lie in front of the camera and the 2D keypoints (perspective projection of the
+    3D landmarks in the full image) match the network's weak-perspective keypoints mapped from
+    the crop back into the image."""
+    import openhmr
+    from openhmr.geometry.camera import crop_to_image
+    from openhmr.predict.detect import Detection
+
+    model = openhmr.load_model(checkpoint, detector=None)
+    image = person_photo()
+    box = Detection((100.0, 20.0, 90.0, 200.0), 1.0)
+    result = model.predict(image, [box])
+    assert (result.width, result.height) == (320, 240) and len(result.people) == 1
+    person = result.people[0]
+    assert person.joints_3d.shape == (anny_body.num_joints, 3) and (person.joints_3d[:, 2] > 0).all()
+    assert person.vertices.shape[0] == int(anny_body.faces.max()) + 1
+    crops, centres, sizes = model.crops(image, [box])
+    with torch.no_grad():
+        final = model.hmr(crops, decode="final")[-1]
+    weak = crop_to_image(final.keypoints2d, torch.from_numpy(centres).float(), torch.from_numpy(sizes).float())
+    weak17 = weak[0].index_select(0, model.coco17_index).numpy()
+    gap = np.abs(person.keypoints_2d[:, :2] - weak17).max()
+    assert gap < 0.03 * 200, gap  # under 3% of the box: perspective vs weak perspective
+    doc = result.to_dict()
+    assert len(doc["people"][0]["keypoints_2d"]) == 17 and len(doc["people"][0]["keypoint_names"]) == 17
+    K = np.array(doc["people"][0]["camera"]["K"])
+    assert K[0, 0] == pytest.approx(np.hypot(320, 240), abs=1e-3) and K[:2, 2].tolist() == [160.0, 120.0]
+
+
+def _write_inputs(folder):
+    """Good images in every mode and bad files of every kind; returns (good stems, bad names)."""
+    folder.mkdir()
+    rgb = person_photo()
+    Image.fromarray(rgb).save(folder / "rgb.jpg")
+    Image.fromarray(rgb).convert("L").save(folder / "gray.png")
+    Image.fromarray(rgb).convert("RGBA").save(folder / "rgba.png")
+    Image.fromarray(rgb).convert("P").save(folder / "palette.png")
+    Image.fromarray(rgb).convert("CMYK").save(folder / "cmyk.jpg")
+    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(folder / "sixteen.png")
+    rotated = Image.fromarray(person_photo(300, 200))
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # stored landscape, shown rotated 90°: upright it is 200 wide, 300 high
+    rotated.save(folder / "exif.jpg", exif=exif)
+    good = {"rgb", "gray", "rgba", "palette", "cmyk", "sixteen", "exif"}
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.jpg").write_text("not an image at all")
+    (folder / "random.png").write_bytes(np.random.default_rng(1).bytes(3000))
+    whole = (folder / "rgb.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(whole[: len(whole) // 3])
+    Image.new("1", (12000, 8000)).save(folder / "bomb.png")  # 96 megapixels, a few kB on disk
+    Image.fromarray(rgb[:12, :12]).save(folder / "tiny.png")
+    bad = {"empty.png": "empty file", "notes.jpg": "not an image", "random.png": "not an image",
+           "truncated.jpg": "truncated", "bomb.png": "decompression bomb", "tiny.png": "too small"}  # fmt: skip
+    return good, bad
+
+
+def test_bad_inputs_are_named_and_skipped_while_the_rest_goes_on(tmp_path, checkpoint, capsys):
+    good, bad = _write_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    code = main(["predict", str(tmp_path / "in"), str(tmp_path / "missing.jpg"), "--out", str(out),
+                 "--checkpoint", str(checkpoint), "--no-detector", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    for name, reason in bad.items():
+        line = next((ln for ln in err.splitlines() if name in ln), "")
+        assert line.startswith("skipped") and reason in line, (name, err)
+    assert "missing.jpg: no such file" in err
+    written = {p.name for p in out.iterdir()}
+    assert written == {f"{s}.json" for s in good} | {f"{s}_overlay.png" for s in good}  # nothing partial, no temp files
+    exif = json.loads((out / "exif.json").read_text())
+    assert (exif["width"], exif["height"]) == (200, 300)  # predictions on the upright image
+    with Image.open(out / "exif_overlay.png") as im:
+        assert im.size == (200, 300)
+    box = exif["people"][0]["bbox"]
+    assert box == [0.0, 0.0, 200.0, 300.0]
+
+
+def test_all_good_inputs_exit_zero_with_meshes_and_side_views(tmp_path, checkpoint):
+    import trimesh
+
+    Image.fromarray(person_photo()).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    code = main(["predict", str(tmp_path / "a.png"), "--out", str(out), "--checkpoint", str(checkpoint),
+                 "--bbox", "100,20,90,200", "--save-mesh", "ply", "--side-view", "--quiet"])  # fmt: skip
+    assert code == 0
+    doc = json.loads((out / "a.json").read_text())
+    assert doc["people"][0]["mesh"] == "a_person0.ply" and doc["people"][0]["bbox"] == [100, 20, 90, 200]
+    mesh = trimesh.load(out / "a_person0.ply", process=False)
+    assert np.allclose(mesh.vertices.mean(axis=0), np.array(doc["people"][0]["joints_3d"]).mean(axis=0), atol=0.3)
+    with Image.open(out / "a_side.png") as side:
+        pixels = np.asarray(side.convert("RGB"))
+    assert (pixels < 250).any()  # the body is drawn
+
+
+def test_a_checkpoint_of_another_body_model_or_a_missing_smpl_file_is_one_sentence(tmp_path, checkpoint, smpl_npz, capsys):
+    Image.fromarray(person_photo()).save(tmp_path / "a.png")
+    common = [str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), "--checkpoint", str(checkpoint), "--quiet"]
+    assert main(["predict", *common, "--body-model", str(smpl_npz)]) == 1
+    assert "was trained for the anny body" in capsys.readouterr().err
+    assert main(["predict", *common, "--body-model", str(tmp_path / "SMPL_NEUTRAL.pkl")]) == 1
+    err = capsys.readouterr().err
+    assert "SMPL_NEUTRAL.pkl" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "a.json").exists()
+
+
+def test_boxes_from_openpose_and_coco_keypoint_files(tmp_path, checkpoint):
+    from openhmr.predict.detect import boxes_from_keypoint_file
+
+    openpose = tmp_path / "a_keypoints.json"
+    points = [100, 50, 0.9, 150, 250, 0.8, 0, 0, 0.0]  # a point with zero confidence is ignored
+    openpose.write_text(json.dumps({"people": [{"pose_keypoints_2d": points}]}))
+    (box,) = boxes_from_keypoint_file(openpose, "a.png", 320, 240)
+    assert box.bbox == pytest.approx((95.0, 30.0, 60.0, 210.0))  # 50x200 grown by 1.2, clipped at the bottom
+    coco = tmp_path / "coco.json"
+    coco.write_text(json.dumps({
+        "images": [{"id": 7, "file_name": "a.png"}, {"id": 8, "file_name": "b.png"}],
+        "annotations": [{"image_id": 8, "keypoints": [10, 10, 2, 20, 30, 2]},
+                        {"image_id": 7, "keypoints": [100, 50, 2, 150, 250, 1, 0, 0, 0]}]}))  # fmt: skip
+    (box,) = boxes_from_keypoint_file(coco, "a.png", 320, 240)
+    assert box.bbox == pytest.approx((95.0, 30.0, 60.0, 210.0))
+    assert boxes_from_keypoint_file(coco, "c.png", 320, 240) == []
+    Image.fromarray(person_photo()).save(tmp_path / "a.png")
+    assert main(["predict", str(tmp_path / "a.png"), "--keypoints", str(openpose), "--out", str(tmp_path / "o"),
+                 "--checkpoint", str(checkpoint), "--quiet"]) == 0  # fmt: skip
+    assert json.loads((tmp_path / "o" / "a.json").read_text())["people"][0]["bbox"] == pytest.approx([95, 30, 60, 210])
+
+
+def test_video_frames_are_sampled_one_result_each(tmp_path, checkpoint):
+    cv2 = pytest.importorskip("cv2")
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for _ in range(7):
+        writer.write(person_photo()[..., ::-1])
+    writer.release()
+    out = tmp_path / "out"
+    assert main(["predict", str(path), "--out", str(out), "--checkpoint", str(checkpoint), "--bbox", "100,20,90,200",
+                 "--video-step", "3", "--quiet"]) == 0  # fmt: skip
+    assert sorted(p.name for p in out.glob("*.json")) == ["clip_f000000.json", "clip_f000003.json", "clip_f000006.json"]
+
+
+def test_the_detector_finds_the_person_in_a_real_photo_and_no_one_in_an_empty_one(tmp_path, checkpoint, capsys):
+    pytest.importorskip("mediapipe")
+    if not PHOTO.exists():
+        pytest.skip(f"shared photo absent: {PHOTO}")
+    Image.fromarray(np.full((240, 320, 3), 128, np.uint8)).save(tmp_path / "empty_room.png")
+    out = tmp_path / "out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["predict", str(PHOTO), str(tmp_path / "empty_room.png"), "--out", str(out),
+                     "--checkpoint", str(checkpoint), "--quiet"])  # fmt: skip
+    assert code == 1 and "empty_room.png: no person found" in capsys.readouterr().err
+    doc = json.loads((out / f"{PHOTO.stem}.json").read_text())
+    labels = json.loads(PHOTO.with_suffix(".json").read_text())
+    x, y, w, h = max(labels["annotations"], key=lambda a: a["area"])["bbox"]
+    px, py, pw, ph = doc["people"][0]["bbox"]
+    overlap = max(0, min(x + w, px + pw) - max(x, px)) * max(0, min(y + h, py + ph) - max(y, py))
+    assert overlap / (w * h) > 0.8  # the detected box covers the labelled person
+    assert not (out / "empty_room.json").exists()
