@@ -19,7 +19,7 @@ system-deps:
 	@bash scripts/system_deps.sh
 
 demo: env
-	$(VENV)/bin/openhmr body --pose walk --out outputs
+	$(VENV)/bin/openhmr predict examples --out outputs --side-view --save-mesh obj
 
 test: env
 	$(PY) -m pytest -q
@@ -29,6 +29,8 @@ test-slow: env
 
 bench: env
 	$(PY) bench/body_forward.py
+	$(PY) bench/predict_speed.py
+	$(PY) bench/train_speed.py
 
 clean:
 	rm -rf outputs .pytest_cache

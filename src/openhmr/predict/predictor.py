@@ -144,12 +144,16 @@ class Model:
         fields = ("camera", "rotmats", "shape", "vertices", "joints3d", "keypoints3d")
         return {f: torch.cat([getattr(o, f) for o in outs]).cpu() for f in fields}
 
+    def people_from_crops(self, crops, centres, sizes, image_size, boxes, focal_length=None) -> list[Person]:
+        """The people of (B, 3, 224, 224) crops cut at box ``centres`` (B, 2) / ``sizes`` (B,)
+        from an image of ``image_size`` (width, height): what :meth:`predict` does after cropping."""
+        out = self.run_crops(crops)
+        return _people(out, centres, sizes, image_size, boxes, focal_length, self.coco17_index, self.coco17_mask)
+
     @torch.no_grad()
     def predict(self, image, boxes: list[Detection] | None = None, focal_length: float | None = None, name: str | None = None) -> Prediction:
         """``image``: a path or an (H, W, 3) uint8 RGB array; ``boxes``: people's boxes
         (default: detected). Returns a :class:`Prediction` (``.to_dict()`` for JSON)."""
-        from openhmr.geometry.camera import crop_cam_to_full, intrinsics
-        from openhmr.geometry.rotations import matrix_to_axis_angle
         from openhmr.predict.images import load_image
 
         if isinstance(image, (str, Path)):
@@ -163,29 +167,37 @@ class Model:
         people: list[Person] = []
         if boxes:
             crops, centres, sizes = self.crops(image, boxes)
-            out = self.run_crops(crops)
-            n = len(boxes)
-            focal = torch.full((n,), float(focal_length or np.hypot(width, height)))
-            image_size = torch.tensor([[width, height]], dtype=torch.float32).expand(n, 2)
-            translation = crop_cam_to_full(
-                out["camera"], torch.from_numpy(centres).float(), torch.from_numpy(sizes).float(), image_size, focal
-            )
-            K = intrinsics(focal, image_size / 2)
-            coco = out["keypoints3d"].index_select(1, self.coco17_index) + translation[:, None]
-            pixels = coco @ K.transpose(-1, -2)
-            pixels = pixels[..., :2] / pixels[..., 2:]
-            confidence = self.coco17_mask.float().expand(n, -1)[..., None]
-            pose = matrix_to_axis_angle(out["rotmats"])
-            for i, det in enumerate(boxes):
-                people.append(Person(
-                    bbox=det.bbox, score=det.score,
-                    keypoints_2d=torch.cat([pixels[i], confidence[i]], dim=-1).numpy(),
-                    joints_3d=(out["joints3d"][i] + translation[i]).numpy(),
-                    vertices=(out["vertices"][i] + translation[i]).numpy(),
-                    weak_perspective=out["camera"][i].numpy(), translation=translation[i].numpy(), K=K[i].numpy(),
-                    pose=pose[i].numpy(), shape=out["shape"][i].numpy(),
-                ))  # fmt: skip
+            people = self.people_from_crops(crops, centres, sizes, (width, height), boxes, focal_length)
         return Prediction(name or "<array>", width, height, self.body.name, self.checkpoint, people, self.body.joint_names)
+
+
+@torch.no_grad()
+def _people(out: dict, centres, sizes, image_size, boxes, focal_length, coco17_index, coco17_mask) -> list[Person]:
+    from openhmr.geometry.camera import crop_cam_to_full, intrinsics
+    from openhmr.geometry.rotations import matrix_to_axis_angle
+
+    width, height = image_size
+    n = len(boxes)
+    focal = torch.full((n,), float(focal_length or np.hypot(width, height)))
+    size = torch.tensor([[width, height]], dtype=torch.float32).expand(n, 2)
+    translation = crop_cam_to_full(out["camera"], torch.as_tensor(centres).float(), torch.as_tensor(sizes).float(), size, focal)
+    K = intrinsics(focal, size / 2)
+    coco = out["keypoints3d"].index_select(1, coco17_index) + translation[:, None]
+    pixels = coco @ K.transpose(-1, -2)
+    pixels = pixels[..., :2] / pixels[..., 2:]
+    confidence = coco17_mask.float().expand(n, -1)[..., None]
+    pose = matrix_to_axis_angle(out["rotmats"])
+    return [
+        Person(
+            bbox=det.bbox, score=det.score,
+            keypoints_2d=torch.cat([pixels[i], confidence[i]], dim=-1).numpy(),
+            joints_3d=(out["joints3d"][i] + translation[i]).numpy(),
+            vertices=(out["vertices"][i] + translation[i]).numpy(),
+            weak_perspective=out["camera"][i].numpy(), translation=translation[i].numpy(), K=K[i].numpy(),
+            pose=pose[i].numpy(), shape=out["shape"][i].numpy(),
+        )  # fmt: skip
+        for i, det in enumerate(boxes)
+    ]
 
 
 def load_model(
