@@ -26,7 +26,11 @@ FOCAL = 5000.0  # px: nearly orthographic, so weak perspective fits the renders
 
 
 def make_samples(body, count: int, seed: int):
-    from openhmr.geometry.camera import intrinsics, perspective_project, weak_to_translation
+    from openhmr.geometry.camera import (
+        intrinsics,
+        perspective_project,
+        weak_to_translation,
+    )
     from openhmr.geometry.rotations import axis_angle_to_matrix
     from openhmr.render import render_mesh
 
@@ -83,7 +87,12 @@ def main() -> None:
 
     from openhmr.body import load_body_model
     from openhmr.geometry.rotations import axis_angle_to_matrix
-    from openhmr.losses import LossWeights, discriminator_loss, encoder_losses, keypoint_2d_loss
+    from openhmr.losses import (
+        LossWeights,
+        discriminator_loss,
+        encoder_losses,
+        keypoint_2d_loss,
+    )
     from openhmr.nets.discriminator import Discriminator
     from openhmr.nets.hmr import build_hmr
 

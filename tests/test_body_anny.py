@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 import torch
-
 from conftest import random_pose
+
 from openhmr.geometry.rotations import axis_angle_to_matrix
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -41,7 +41,7 @@ def test_identity_orientation_stands_upright_facing_the_camera(anny_body):
     out = anny_body()
     names = anny_body.keypoint_names
     k = out.keypoints[0]
-    at = lambda n: k[names.index(n)]  # noqa: E731
+    at = lambda n: k[names.index(n)]
     # y points down: the head is above (smaller y) the ankles by about a body height.
     assert 1.3 < float(at("left_ankle")[1] - at("head_top")[1]) < 2.0
     # z points away from the camera: the nose is nearer than the back of the pelvis.
@@ -105,7 +105,7 @@ def test_gradients_reach_pose_and_shape(anny_body, rng):
 def test_shape_changes_the_body(anny_body):
     child = anny_body(shape=torch.tensor([[0.5, 0.0, 0.5, 0.5, 0.5, 0.5]]))
     adult = anny_body(shape=torch.tensor([[0.5, 0.8, 0.5, 0.5, 0.5, 0.5]]))
-    height = lambda o: float(o.vertices[0, :, 1].max() - o.vertices[0, :, 1].min())  # noqa: E731
+    height = lambda o: float(o.vertices[0, :, 1].max() - o.vertices[0, :, 1].min())
     assert height(child) < 0.8 * height(adult)
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse
 import torch
-
 from conftest import load_npz, random_pose
+
 from openhmr.body import load_body_model
 from openhmr.body.smpl_file import UnsafeModelFileError
 from openhmr.errors import OpenHMRError

@@ -55,10 +55,9 @@ def test_bad_shape_flag_is_a_clear_error(tmp_path, anny_body, capsys):
 
 def test_atomic_write_leaves_nothing_when_interrupted(tmp_path):
     target = tmp_path / "out.json"
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
     write_json(target, {"a": 1})
     assert target.read_text().strip().startswith("{") and list(tmp_path.iterdir()) == [target]

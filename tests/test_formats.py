@@ -2,8 +2,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import SHARED_DATA
+
 from openhmr.body import keypoints as kp
 from openhmr.data.formats import read_coco_json, read_spin_npz
 from openhmr.errors import OpenHMRError

@@ -1,7 +1,13 @@
 import numpy as np
 import torch
 
-from openhmr.data.mixing import MixedBatches, MocapStream, collate, select_clips, split_clips
+from openhmr.data.mixing import (
+    MixedBatches,
+    MocapStream,
+    collate,
+    select_clips,
+    split_clips,
+)
 from openhmr.data.pose_bank import PoseBank
 
 

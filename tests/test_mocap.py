@@ -3,13 +3,18 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from conftest import SHARED_DATA
+
 from openhmr.cli import main
 from openhmr.data.mocap import euler_matrices, read_asf_amc, read_bvh
 from openhmr.data.mocap_bank import build_pose_bank
-from openhmr.data.pose_bank import PoseBank, deciding_joints, distinct_frames, remove_heading
-from openhmr.data.retarget import CMU_TO_ANNY_AXES, _NO_REST_OFFSET, AnnyRetargeter
+from openhmr.data.pose_bank import (
+    PoseBank,
+    deciding_joints,
+    distinct_frames,
+    remove_heading,
+)
+from openhmr.data.retarget import _NO_REST_OFFSET, CMU_TO_ANNY_AXES, AnnyRetargeter
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.rotations import axis_angle_to_matrix
 

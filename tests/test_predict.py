@@ -53,7 +53,7 @@ def test_api_prediction_is_consistent_with_the_crop_camera(checkpoint, anny_body
     weak = crop_to_image(final.keypoints2d, torch.from_numpy(centres).float(), torch.from_numpy(sizes).float())
     weak17 = weak[0].index_select(0, model.coco17_index).numpy()
     gap = np.abs(person.keypoints_2d[:, :2] - weak17).max()
-    assert gap < 0.03 * 200, gap  # under 3% of the box: perspective vs weak perspective
+    assert gap < 0.03 * 200 * 1.3, gap  # under 3% of the crop: perspective vs weak perspective
     doc = result.to_dict()
     assert len(doc["people"][0]["keypoints_2d"]) == 17 and len(doc["people"][0]["keypoint_names"]) == 17
     K = np.array(doc["people"][0]["camera"]["K"])
@@ -69,7 +69,7 @@ def _write_inputs(folder):
     Image.fromarray(rgb).convert("RGBA").save(folder / "rgba.png")
     Image.fromarray(rgb).convert("P").save(folder / "palette.png")
     Image.fromarray(rgb).convert("CMYK").save(folder / "cmyk.jpg")
-    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(folder / "sixteen.png")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(folder / "sixteen.png")
     rotated = Image.fromarray(person_photo(300, 200))
     exif = rotated.getexif()
     exif[0x0112] = 6  # stored landscape, shown rotated 90°: upright it is 200 wide, 300 high
@@ -143,19 +143,19 @@ def test_boxes_from_openpose_and_coco_keypoint_files(tmp_path, checkpoint):
     points = [100, 50, 0.9, 150, 250, 0.8, 0, 0, 0.0]  # a point with zero confidence is ignored
     openpose.write_text(json.dumps({"people": [{"pose_keypoints_2d": points}]}))
     (box,) = boxes_from_keypoint_file(openpose, "a.png", 320, 240)
-    assert box.bbox == pytest.approx((95.0, 30.0, 60.0, 210.0))  # 50x200 grown by 1.2, clipped at the bottom
+    assert box.bbox == pytest.approx((100.0, 50.0, 50.0, 190.0))  # the seen points' extent, clipped at the bottom
     coco = tmp_path / "coco.json"
     coco.write_text(json.dumps({
         "images": [{"id": 7, "file_name": "a.png"}, {"id": 8, "file_name": "b.png"}],
         "annotations": [{"image_id": 8, "keypoints": [10, 10, 2, 20, 30, 2]},
                         {"image_id": 7, "keypoints": [100, 50, 2, 150, 250, 1, 0, 0, 0]}]}))  # fmt: skip
     (box,) = boxes_from_keypoint_file(coco, "a.png", 320, 240)
-    assert box.bbox == pytest.approx((95.0, 30.0, 60.0, 210.0))
+    assert box.bbox == pytest.approx((100.0, 50.0, 50.0, 190.0))
     assert boxes_from_keypoint_file(coco, "c.png", 320, 240) == []
     Image.fromarray(person_photo()).save(tmp_path / "a.png")
     assert main(["predict", str(tmp_path / "a.png"), "--keypoints", str(openpose), "--out", str(tmp_path / "o"),
                  "--checkpoint", str(checkpoint), "--quiet"]) == 0  # fmt: skip
-    assert json.loads((tmp_path / "o" / "a.json").read_text())["people"][0]["bbox"] == pytest.approx([95, 30, 60, 210])
+    assert json.loads((tmp_path / "o" / "a.json").read_text())["people"][0]["bbox"] == pytest.approx([100, 50, 50, 190])
 
 
 def test_video_frames_are_sampled_one_result_each(tmp_path, checkpoint):

@@ -117,7 +117,7 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path):
     out = tmp_path / "run"
     common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16", "data.num_test=8",
               "batch_size=8", "checkpoint_every=2", f"out_dir={out}", "progress=false", "regime=partial",
-              "labelled_fraction=0.5"]  # fmt: skip
+              "labelled_fraction=0.5", "lr_schedule=cosine"]  # fmt: skip
     assert main(["train", *common, "steps=4"]) == 0
     assert sorted(p.name for p in (out / "weights").iterdir()) == ["step_0000002.safetensors", "step_0000004.safetensors"]
     first = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
@@ -129,6 +129,7 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path):
     assert resumed["global_step"] == 12
     adam = resumed["optimizer_states"][0]["state"]
     assert int(next(iter(adam.values()))["step"]) == 6  # the optimiser's state went on, not restarted
+    assert resumed["lr_schedulers"][0]["last_epoch"] == 6  # and so did the cosine schedule
     after = load_file(out / "model.safetensors")
     assert not torch.equal(before["regressor.mlp.0.weight"], after["regressor.mlp.0.weight"])
     assert not any(k.startswith("body.") for k in after)

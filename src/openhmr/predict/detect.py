@@ -5,7 +5,7 @@
   asking again.
 * Boxes from 2D keypoint files, as the HMR and SPIN demos take them: OpenPose JSON
   (``people[].pose_keypoints_2d``) or COCO JSON (``annotations[].keypoints``).
-A box from keypoints or landmarks is their extent grown by ``margin`` (SPIN uses 1.2).
+A box is the tight extent of the keypoints or landmarks seen; the crop adds the margin.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import numpy as np
 
 from openhmr.errors import OpenHMRError
 
-MARGIN = 1.2
-
 
 @dataclasses.dataclass
 class Detection:
@@ -30,7 +28,7 @@ class Detection:
     score: float
 
 
-def box_from_points(points: np.ndarray, width: int, height: int, margin: float = MARGIN) -> tuple[float, float, float, float] | None:
+def box_from_points(points: np.ndarray, width: int, height: int, margin: float = 1.0) -> tuple[float, float, float, float] | None:
     """Extent of (N, 2) pixel points, grown by ``margin`` about its centre, clipped to the image."""
     if len(points) < 2:
         return None
@@ -95,7 +93,8 @@ class MediaPipeDetector:
             if box is None or any(_overlap(box, d.bbox) > 0.5 for d in found):
                 break
             found.append(Detection(box, float(seen[:, 2].mean())))
-            x, y, w, h = (int(round(v)) for v in box)
+            hide = box_from_points(seen[:, :2], width, height, margin=1.3) or box  # landmarks sit inside the body
+            x, y, w, h = (round(v) for v in hide)
             work = work.copy()
             work[y : y + h, x : x + w] = work.reshape(-1, 3).mean(axis=0).astype(np.uint8)  # hide, then look again
         return found

@@ -60,10 +60,10 @@ def overlay(image: np.ndarray, prediction: Prediction, faces: np.ndarray) -> np.
 
 def side_view(prediction: Prediction, faces: np.ndarray, size: int = 512) -> np.ndarray:
     """The people seen from their right: turned 90° about the vertical through their centre."""
+    import torch
+
     from openhmr.geometry.camera import intrinsics
     from openhmr.render import render_mesh
-
-    import torch
 
     vertices, all_faces = _joined_mesh(prediction, faces)
     centre = vertices.mean(axis=0)

@@ -49,6 +49,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-4  # HMR used 1e-5 with a ResNet-50 and far longer training
     disc_lr: float = 1e-4
+    lr_schedule: str = "constant"  # or "cosine": the encoder's rate annealed to 0 over `steps`
     weight_decay: float = 1e-4
     loss_keypoints2d: float = 60.0
     loss_keypoints3d: float = 60.0
@@ -87,6 +88,8 @@ class TrainConfig:
             raise OpenHMRError(f"regime must be one of {', '.join(REGIMES)}; got {self.regime!r}.")
         if not 0.0 <= self.labelled_fraction <= 1.0:
             raise OpenHMRError(f"labelled_fraction must lie in [0, 1]; got {self.labelled_fraction}.")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise OpenHMRError(f"lr_schedule must be constant or cosine; got {self.lr_schedule!r}.")
         if self.frozen_blocks not in ("off", "none") and not self.frozen_blocks.isdigit():
             raise OpenHMRError(f"frozen_blocks must be 'off', 'none' or a block count; got {self.frozen_blocks!r}.")
         if self.data.train is None and self.data.poses is None:

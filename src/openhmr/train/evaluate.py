@@ -65,7 +65,8 @@ def evaluate(
 ) -> dict:
     """Metrics of ``hmr`` on ``annotations`` (read in the protocol's convention). Returns
     ``{"mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate", "per_joint_mpjpe",
-    "num_images", "protocol"}`` (mm and fractions; a metric that cannot be measured is None)."""
+    "monster_rate_shape", "monster_rate_joints", "num_images", "protocol"}`` (mm and fractions;
+    a metric that cannot be measured is None)."""
     from tqdm import tqdm
 
     if protocol not in PROTOCOLS:
@@ -146,12 +147,14 @@ def evaluate(
         "per_joint_mpjpe": per_joint,
     }
     result.update(_pck(pred2d, gt2d, hmr_mask))
-    result["monster_rate"] = None
+    result.update(monster_rate=None, monster_rate_shape=None, monster_rate_joints=None)
     if monster_bank is not None:
-        from openhmr.train.monsters import monsters
+        from openhmr.train.monsters import monster_kinds
 
-        flags = monsters(torch.cat(rotmats), torch.cat(shapes), monster_bank, body.shape_low, body.shape_high)
-        result["monster_rate"] = round(float(flags.mean()), 4)
+        bad_shape, bad_joint = monster_kinds(torch.cat(rotmats), torch.cat(shapes), monster_bank, body.shape_low, body.shape_high)
+        result["monster_rate"] = round(float((bad_shape | bad_joint).mean()), 4)
+        result["monster_rate_shape"] = round(float(bad_shape.mean()), 4)
+        result["monster_rate_joints"] = round(float(bad_joint.mean()), 4)
     return result
 
 
@@ -170,7 +173,7 @@ def read_eval_set(path: str | Path, protocol: str) -> Annotations:
 
 
 def format_table(result: dict) -> str:
-    rows = [(k, result[k]) for k in ("mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate")]
+    rows = [(k, result.get(k)) for k in ("mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate", "monster_rate_shape", "monster_rate_joints")]
     units = {"mpjpe": "mm", "pa_mpjpe": "mm", "pve": "mm"}
     lines = [f"protocol {result['protocol']}, {result['num_images']} images", f"{'metric':<14}value"]
     for name, value in rows:

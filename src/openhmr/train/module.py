@@ -51,10 +51,12 @@ class HMRTraining(L.LightningModule):
         trainable = [p for p in self.hmr.parameters() if p.requires_grad]
         c = self.config
         encoder_opt = torch.optim.Adam(trainable, lr=c.lr, weight_decay=c.weight_decay)
-        if self.discriminator is None:
-            return encoder_opt
-        disc_opt = torch.optim.Adam(self.discriminator.parameters(), lr=c.disc_lr, weight_decay=c.weight_decay)
-        return [encoder_opt, disc_opt]
+        optimisers = [encoder_opt]
+        if self.discriminator is not None:
+            optimisers.append(torch.optim.Adam(self.discriminator.parameters(), lr=c.disc_lr, weight_decay=c.weight_decay))
+        if c.lr_schedule == "cosine":
+            return optimisers, [torch.optim.lr_scheduler.CosineAnnealingLR(encoder_opt, T_max=c.steps)]
+        return optimisers
 
     def forward_batch(self, batch: dict[str, torch.Tensor]):
         if "trunk" in batch:
@@ -71,6 +73,9 @@ class HMRTraining(L.LightningModule):
         encoder_opt.zero_grad(set_to_none=True)
         self.manual_backward(terms["total"])
         encoder_opt.step()
+        schedulers = self.lr_schedulers()
+        if schedulers is not None:  # manual optimisation steps its schedulers itself
+            schedulers.step()
         logs = {f"loss/{k}": v.detach() for k, v in terms.items()}
         if self.discriminator is not None:
             # A fresh generator per step keeps the mocap draws reproducible across resumes.
