@@ -189,3 +189,18 @@ def test_the_detector_finds_the_person_in_a_real_photo_and_no_one_in_an_empty_on
     overlap = max(0, min(x + w, px + pw) - max(x, px)) * max(0, min(y + h, py + ph) - max(y, py))
     assert overlap / (w * h) > 0.8  # the detected box covers the labelled person
     assert not (out / "empty_room.json").exists()
+
+
+def test_the_traced_cpu_encoder_predicts_what_the_module_does(checkpoint):
+    import openhmr
+    from openhmr.predict.detect import Detection
+
+    model = openhmr.load_model(checkpoint, detector=None)
+    image = person_photo()
+    boxes = [Detection((100.0, 20.0, 90.0, 200.0), 1.0), Detection((20.0, 30.0, 60.0, 150.0), 1.0)]
+    eager = model.predict(image, boxes)
+    model.optimise_for_cpu()
+    traced = model.predict(image, boxes)
+    for a, b in zip(eager.people, traced.people):
+        assert np.abs(a.joints_3d - b.joints_3d).max() < 1e-3
+        assert np.abs(a.keypoints_2d - b.keypoints_2d).max() < 0.5

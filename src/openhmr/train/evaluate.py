@@ -175,7 +175,7 @@ def read_eval_set(path: str | Path, protocol: str) -> Annotations:
 def format_table(result: dict) -> str:
     rows = [(k, result.get(k)) for k in ("mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate", "monster_rate_shape", "monster_rate_joints")]
     units = {"mpjpe": "mm", "pa_mpjpe": "mm", "pve": "mm"}
-    lines = [f"protocol {result['protocol']}, {result['num_images']} images", f"{'metric':<14}value"]
+    lines = [f"protocol {result['protocol']}, {result['num_images']} images", f"{'metric':<22}value"]
     for name, value in rows:
-        lines.append(f"{name:<14}{'n/a' if value is None else value} {units.get(name, '')}".rstrip())
+        lines.append(f"{name:<22}{'n/a' if value is None else value} {units.get(name, '')}".rstrip())
     return "\n".join(lines)
