@@ -6,8 +6,9 @@ A small synthetic set (random poses, rendered here) feeds the real training loop
 manual optimisation): data loading and augmentation, encoder, IEF regressor, body model,
 losses, both optimisers and the discriminator's step. Its samples/s are set against the
 backbone's forward + backward alone on the same batch size. With ``--frozen-blocks N`` the
-loop trains from cached features instead (the CPU recipe); the backbone figure stays the
-same, so the ratio then shows the gain. Prints a JSON line last.
+loop trains from cached features instead (the CPU recipe); the backbone is then measured with
+those blocks frozen as well, so compare that run's train_samples_per_s with the image run's,
+not its ratio. Prints a JSON line last.
 """
 
 from __future__ import annotations

@@ -187,7 +187,9 @@ def test_the_detector_finds_the_person_in_a_real_photo_and_no_one_in_an_empty_on
     x, y, w, h = max(labels["annotations"], key=lambda a: a["area"])["bbox"]
     px, py, pw, ph = doc["people"][0]["bbox"]
     overlap = max(0, min(x + w, px + pw) - max(x, px)) * max(0, min(y + h, py + ph) - max(y, py))
-    assert overlap / (w * h) > 0.8  # the detected box covers the labelled person
+    # The detected box spans the landmarks (joints), the labelled one the whole silhouette.
+    assert overlap / (w * h) > 0.7
+    assert x < px + pw / 2 < x + w and y < py + ph / 2 < y + h
     assert not (out / "empty_room.json").exists()
 
 
