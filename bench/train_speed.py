@@ -36,7 +36,11 @@ def main() -> None:
 
     from openhmr.data.pose_bank import PoseBank
     from openhmr.train.config import load_config
-    from openhmr.train.run import _optimiser_count, _quiet_lightning, build_training
+    from openhmr.train.run import (
+        build_training,
+        optimiser_steps_per_batch,
+        quiet_lightning,
+    )
 
     work = Path(tempfile.mkdtemp(prefix="openhmr-train-speed-"))
     rng = np.random.default_rng(0)
@@ -61,9 +65,9 @@ def main() -> None:
             self.ends.append(time.perf_counter())
 
     timer = StepTimer()
-    _quiet_lightning()
+    quiet_lightning()
     trainer = L.Trainer(
-        max_steps=args.steps * _optimiser_count(config), accelerator="cpu", devices=1, logger=False,
+        max_steps=args.steps * optimiser_steps_per_batch(config), accelerator="cpu", devices=1, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
     )  # fmt: skip
     trainer.fit(module, loader)

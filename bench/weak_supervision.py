@@ -70,7 +70,7 @@ def main() -> None:
     from openhmr.train.checkpoint import load_hmr
     from openhmr.train.config import load_config
     from openhmr.train.evaluate import evaluate
-    from openhmr.train.monsters import monsters
+    from openhmr.train.monsters import monster_kinds
     from openhmr.train.run import prepare_data, train
 
     args.work_dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +84,8 @@ def main() -> None:
     body = load_body_model("anny")
     test = read_spin_npz(paths["test"])
     real = axis_angle_to_matrix(torch.from_numpy(test.pose).float().view(len(test), -1, 3))[:, 1:]
-    floor = float(monsters(real, torch.from_numpy(test.shape).float(), reference, body.shape_low, body.shape_high).mean())
+    bad_shape, bad_joint = monster_kinds(real, torch.from_numpy(test.shape).float(), reference, body.shape_low, body.shape_high)
+    floor = float((bad_shape | bad_joint).mean())
 
     results = {}
     previous_report = json.loads(args.out.read_text()) if args.out.exists() else {}

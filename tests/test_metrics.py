@@ -10,7 +10,7 @@ from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.rotations import axis_angle_to_matrix
 from openhmr.train.metrics import joint_errors, pck
-from openhmr.train.monsters import monsters
+from openhmr.train.monsters import monster_kinds
 
 
 def test_mpjpe_ignores_translation_and_pa_ignores_similarity():
@@ -51,7 +51,9 @@ def test_monsters_are_twisted_joints_or_impossible_shapes(anny_body):
     twisted = rotmats.clone()
     twisted[1, 3] = twisted[1, 3] @ axis_angle_to_matrix(torch.tensor([0.0, 0.0, math.radians(120)]))
     shape[2, 0] = high[0] + 0.5 * (high[0] - low[0])
-    assert monsters(twisted, shape, bank, low, high).tolist() == [False, True, True, False]
+    bad_shape, bad_joint = monster_kinds(twisted, shape, bank, low, high)
+    assert (bad_shape | bad_joint).tolist() == [False, True, True, False]
+    assert bad_shape.tolist() == [False, False, True, False] and bad_joint.tolist() == [False, True, False, False]
 
 
 def test_weights_round_trip_and_refuse_other_bodies(tmp_path, anny_body, smpl_body):

@@ -137,21 +137,21 @@ def test_a_checkpoint_of_another_body_model_or_a_missing_smpl_file_is_one_senten
 
 
 def test_boxes_from_openpose_and_coco_keypoint_files(tmp_path, checkpoint):
-    from openhmr.predict.detect import boxes_from_keypoint_file
+    from openhmr.predict.detect import boxes_from_keypoints, read_keypoint_file
 
     openpose = tmp_path / "a_keypoints.json"
     points = [100, 50, 0.9, 150, 250, 0.8, 0, 0, 0.0]  # a point with zero confidence is ignored
     openpose.write_text(json.dumps({"people": [{"pose_keypoints_2d": points}]}))
-    (box,) = boxes_from_keypoint_file(openpose, "a.png", 320, 240)
+    (box,) = boxes_from_keypoints(read_keypoint_file(openpose), "a.png", 320, 240)
     assert box.bbox == pytest.approx((100.0, 50.0, 50.0, 190.0))  # the seen points' extent, clipped at the bottom
     coco = tmp_path / "coco.json"
     coco.write_text(json.dumps({
         "images": [{"id": 7, "file_name": "a.png"}, {"id": 8, "file_name": "b.png"}],
         "annotations": [{"image_id": 8, "keypoints": [10, 10, 2, 20, 30, 2]},
                         {"image_id": 7, "keypoints": [100, 50, 2, 150, 250, 1, 0, 0, 0]}]}))  # fmt: skip
-    (box,) = boxes_from_keypoint_file(coco, "a.png", 320, 240)
+    (box,) = boxes_from_keypoints(read_keypoint_file(coco), "a.png", 320, 240)
     assert box.bbox == pytest.approx((100.0, 50.0, 50.0, 190.0))
-    assert boxes_from_keypoint_file(coco, "c.png", 320, 240) == []
+    assert boxes_from_keypoints(read_keypoint_file(coco), "c.png", 320, 240) == []
     Image.fromarray(person_photo()).save(tmp_path / "a.png")
     assert main(["predict", str(tmp_path / "a.png"), "--keypoints", str(openpose), "--out", str(tmp_path / "o"),
                  "--checkpoint", str(checkpoint), "--quiet"]) == 0  # fmt: skip

@@ -151,3 +151,35 @@ def test_a_missing_resume_file_is_one_sentence(experiment, tmp_path, capsys):
     code = main(["train", f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16",
                  "data.num_test=8", f"out_dir={tmp_path}", "--resume", str(tmp_path / "nope.ckpt")])  # fmt: skip
     assert code == 1 and "does not exist" in capsys.readouterr().err
+
+
+def test_the_feature_cache_keeps_each_sample_s_labels(tmp_path):
+    """Cached samples carry the trunk output and exactly the labels their crop had; a sample
+    without parameters stays without them (has_params 0), whatever its position."""
+    from openhmr.train.features import build_feature_cache
+
+    class Trunk(torch.nn.Module):
+        def trunk(self, images, frozen_blocks):
+            return images.mean(dim=(2, 3)) * frozen_blocks
+
+    g = torch.Generator().manual_seed(0)
+    samples = []
+    for i in range(5):
+        s = {"image": torch.rand(3, 8, 8, generator=g), "keypoints2d": torch.rand(4, 3, generator=g)}
+        if i >= 2:  # parameters appear only from the second batch on
+            s.update(keypoints3d=torch.rand(4, 4, generator=g), rotmats=torch.eye(3).expand(2, 3, 3) * i, shape=torch.full((6,), float(i)))
+        samples.append(s)
+    expected = [{k: v.clone() for k, v in s.items()} for s in samples]
+    path = tmp_path / "cache.safetensors"
+    cache = build_feature_cache(Trunk(), samples, 2, path, batch_size=2, progress=False)
+    reread = build_feature_cache(Trunk(), [], 2, path)  # the file is reused, not rebuilt
+    for data in (cache, reread):
+        for i, want in enumerate(expected):
+            got = data[i]
+            assert torch.allclose(got["trunk"], (want["image"].mean(dim=(1, 2)) * 2).half().float())
+            assert torch.equal(got["keypoints2d"], want["keypoints2d"])
+            if i >= 2:
+                assert torch.equal(got["rotmats"], want["rotmats"]) and torch.equal(got["shape"], want["shape"])
+                assert torch.equal(got["keypoints3d"], want["keypoints3d"])
+            else:
+                assert "rotmats" not in got and float(got["keypoints3d"][:, 3].abs().sum()) == 0.0

@@ -115,7 +115,12 @@ def _predict_command(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from openhmr.predict.detect import Detection, boxes_from_keypoint_file, parse_bbox
+    from openhmr.predict.detect import (
+        Detection,
+        boxes_from_keypoints,
+        parse_bbox,
+        read_keypoint_file,
+    )
     from openhmr.predict.images import ImageError
     from openhmr.predict.inputs import expand_inputs, frames
     from openhmr.predict.outputs import write_outputs
@@ -124,6 +129,7 @@ def _predict_command(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.video_step < 1:
         raise OpenHMRError("--batch-size and --video-step must be at least 1.")
     bbox = parse_bbox(args.bbox) if args.bbox else None
+    keypoints = read_keypoint_file(args.keypoints) if args.keypoints else None
     files, skipped = expand_inputs(args.inputs)
     for item, reason in skipped:
         print(f"skipped {item}: {reason}", file=sys.stderr)
@@ -143,8 +149,8 @@ def _predict_command(args: argparse.Namespace) -> int:
                     height, width = image.shape[:2]
                     if bbox:
                         boxes = [Detection(bbox, 1.0)]
-                    elif args.keypoints:
-                        boxes = boxes_from_keypoint_file(args.keypoints, path.name, width, height)
+                    elif keypoints is not None:
+                        boxes = boxes_from_keypoints(keypoints, path.name, width, height)
                     else:
                         boxes = model.detect(image)
                     if not boxes:

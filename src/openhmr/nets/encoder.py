@@ -59,6 +59,13 @@ class Encoder(torch.nn.Module):
         b = self._blocked()
         return b.forward_head(b.bn2(b.conv_head(b.blocks[frozen_blocks:](trunk))))
 
+    def trunk_parameters(self, frozen_blocks: int | None) -> list[torch.nn.Parameter]:
+        """The parameters :meth:`trunk` uses (all of them when ``frozen_blocks`` is None)."""
+        if frozen_blocks is None:
+            return list(self.parameters())
+        b = self._blocked()
+        return [p for m in (b.conv_stem, b.bn1, *list(b.blocks)[:frozen_blocks]) for p in m.parameters()]
+
     def _blocked(self) -> torch.nn.Module:
         b = self.backbone
         if not all(hasattr(b, a) for a in ("conv_stem", "bn1", "blocks", "conv_head", "bn2")):

@@ -103,18 +103,24 @@ class MediaPipeDetector:
         self.pose.close()
 
 
-def boxes_from_keypoint_file(path: str | Path, image_name: str, width: int, height: int, min_confidence: float = 0.1) -> list[Detection]:
-    """People's boxes from an OpenPose or COCO keypoint JSON. COCO files list many images: the
-    entry whose ``file_name`` matches ``image_name`` is used."""
+def read_keypoint_file(path: str | Path) -> dict:
+    """An OpenPose or COCO keypoint JSON, read once for every image it labels."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise OpenHMRError(f"Cannot read keypoint file {path} ({e}).") from None
-    people = []
-    if isinstance(data, dict) and "people" in data:
+    if not (isinstance(data, dict) and ("people" in data or "annotations" in data)):
+        raise OpenHMRError(f"{path} is neither OpenPose JSON (people[].pose_keypoints_2d) nor COCO JSON (annotations[].keypoints).")
+    return data
+
+
+def boxes_from_keypoints(data: dict, image_name: str, width: int, height: int, min_confidence: float = 0.1) -> list[Detection]:
+    """People's boxes from a keypoint file's contents (:func:`read_keypoint_file`). COCO files
+    list many images: the entry whose ``file_name`` matches ``image_name`` is used."""
+    if "people" in data:
         people = [np.asarray(p.get("pose_keypoints_2d", []), dtype=np.float64).reshape(-1, 3) for p in data["people"]]
-    elif isinstance(data, dict) and "annotations" in data:
+    else:
         ids = {img["id"] for img in data.get("images", []) if Path(img.get("file_name", "")).stem == Path(image_name).stem}
         if data.get("images") and not ids:
             return []
@@ -123,8 +129,6 @@ def boxes_from_keypoint_file(path: str | Path, image_name: str, width: int, heig
             for a in data["annotations"]
             if "keypoints" in a and (not ids or a.get("image_id") in ids)
         ]
-    else:
-        raise OpenHMRError(f"{path} is neither OpenPose JSON (people[].pose_keypoints_2d) nor COCO JSON (annotations[].keypoints).")
     detections = []
     for points in people:
         seen = points[points[:, 2] > min_confidence]

@@ -60,9 +60,6 @@ def overlay(image: np.ndarray, prediction: Prediction, faces: np.ndarray) -> np.
 
 def side_view(prediction: Prediction, faces: np.ndarray, size: int = 512) -> np.ndarray:
     """The people seen from their right: turned 90° about the vertical through their centre."""
-    import torch
-
-    from openhmr.geometry.camera import intrinsics
     from openhmr.render import render_mesh
 
     vertices, all_faces = _joined_mesh(prediction, faces)
@@ -72,7 +69,7 @@ def side_view(prediction: Prediction, faces: np.ndarray, size: int = 512) -> np.
     extent = np.abs(turned[:, :2]).max() * 2.4 + 1e-6
     focal = 1000.0
     distance = focal * extent / size
-    K = intrinsics(torch.tensor([focal]), torch.tensor([[size / 2, size / 2]]))[0].numpy()
+    K = np.array([[focal, 0.0, size / 2], [0.0, focal, size / 2], [0.0, 0.0, 1.0]])
     return render_mesh(turned + [0.0, 0.0, distance], all_faces, K, (size, size))
 
 

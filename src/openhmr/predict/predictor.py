@@ -232,4 +232,4 @@ def load_model(
         raise OpenHMRError(f"--device {device} asked for, but PyTorch sees no CUDA GPU here; use --device cpu.")
     body = load_body_model(body_model)
     hmr = load_hmr(checkpoint, body)
-    return Model(hmr, body.to(device), str(checkpoint), device, detector, batch_size)
+    return Model(hmr, body, str(checkpoint), device, detector, batch_size)  # Model moves hmr, body included

@@ -25,7 +25,7 @@ from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.rotations import axis_angle_to_matrix
 from openhmr.nets.hmr import HMR
-from openhmr.train.metrics import joint_errors, pck
+from openhmr.train.metrics import joint_errors, mid_hip, pck
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,13 +85,12 @@ def evaluate(
     _, model_mask = kp.mapping(body.keypoint_names, spec.convention)
     if regressor is None and not bool(model_mask[list(hips)].all()):
         raise OpenHMRError(f"The {body.name} body has no hips in {spec.convention}; pass a joint regressor file.")
-    if regressor is None and not bool(model_mask.all()):
+    if regressor is None and protocol != "synth" and not bool(model_mask.all()):
         missing = [n for n, m in zip(names, model_mask.tolist()) if not m]
-        if protocol != "synth":
-            raise OpenHMRError(
-                f"The {body.name} body lacks {', '.join(missing)} of protocol {protocol}; pass --joint-regressor "
-                f"FILE (for SMPL and H36M: J_regressor_h36m.npy, shape ({len(names)}, V))."
-            )
+        raise OpenHMRError(
+            f"The {body.name} body lacks {', '.join(missing)} of protocol {protocol}; pass --joint-regressor "
+            f"FILE (for SMPL and H36M: J_regressor_h36m.npy, shape ({len(names)}, V))."
+        )
     params_known = (
         annotations.pose is not None and annotations.body_model == body.name and annotations.shape is not None
     )
@@ -106,6 +105,8 @@ def evaluate(
         final = hmr(torch.stack([s["image"] for s in samples]), decode="final")[-1]
         if regressor is not None:
             points = torch.einsum("kv,bvc->bkc", regressor, final.vertices)
+        elif spec.convention == hmr.keypoint_convention:
+            points = final.keypoints3d  # the network already decoded them
         else:
             out = body(final.rotmats[:, 0], final.rotmats[:, 1:], final.shape)
             points, _ = out.keypoints_as(spec.convention)
@@ -123,9 +124,8 @@ def evaluate(
             gt_shape = torch.from_numpy(np.asarray(annotations.shape[indices], dtype=np.float32))
             gt_out = body(gt_rot[:, 0], gt_rot[:, 1:], gt_shape)
             gt_kp, _ = gt_out.keypoints_as(spec.convention)
-            pred_out_kp = points
-            pv = final.vertices - (pred_out_kp[:, hips[0] : hips[0] + 1] + pred_out_kp[:, hips[1] : hips[1] + 1]) / 2
-            gv = gt_out.vertices - (gt_kp[:, hips[0] : hips[0] + 1] + gt_kp[:, hips[1] : hips[1] + 1]) / 2
+            pv = final.vertices - mid_hip(points, hips)
+            gv = gt_out.vertices - mid_hip(gt_kp, hips)
             vertex_errors.append((pv - gv).norm(dim=-1).mean(dim=1))
     hmr.train(was_training)
 

@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from openhmr.data.mixing import collate
 from openhmr.io import atomic_path
-
-_LABELS = ("keypoints2d", "keypoints3d", "rotmats", "shape")
 
 
 class FeatureDataset(torch.utils.data.Dataset):
@@ -64,31 +63,17 @@ def build_feature_cache(
         return FeatureDataset(load_file(path))
     was_training = encoder.training
     encoder.eval()
-    parts: dict[str, list[torch.Tensor]] = {"trunk": [], "has_params": []}
-    with_params = None
+    trunks: list[torch.Tensor] = []
+    labels: list[dict[str, torch.Tensor]] = []
     for start in tqdm(range(0, len(dataset), batch_size), desc="caching features", unit="batch", disable=not progress):
         samples = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        images = torch.stack([s["image"] for s in samples])
-        parts["trunk"].append(encoder.trunk(images, frozen_blocks).half())
-        for key in ("keypoints2d", "keypoints3d"):
-            if key in samples[0]:
-                parts.setdefault(key, []).append(torch.stack([s[key] for s in samples]))
-        with_params = with_params or next((s for s in samples if "rotmats" in s), None)
-        if with_params is not None:
-            eye = torch.eye(3).expand_as(with_params["rotmats"])
-            parts.setdefault("rotmats", []).append(torch.stack([s.get("rotmats", eye) for s in samples]))
-            parts.setdefault("shape", []).append(
-                torch.stack([s.get("shape", torch.zeros_like(with_params["shape"])) for s in samples])
-            )
-        parts["has_params"].append(torch.tensor([float("rotmats" in s) for s in samples]))
+        trunks.append(encoder.trunk(torch.stack([s.pop("image") for s in samples]), frozen_blocks).half())
+        labels.extend(samples)
     encoder.train(was_training)
-    # Parameters that appear only after the first batches: earlier batches had none.
-    if "rotmats" in parts and len(parts["rotmats"]) < len(parts["trunk"]):
-        missing = len(parts["trunk"]) - len(parts["rotmats"])
-        sizes = [len(t) for t in parts["trunk"][:missing]]
-        parts["rotmats"][:0] = [torch.eye(3).expand(n, *with_params["rotmats"].shape) for n in sizes]
-        parts["shape"][:0] = [torch.zeros(n, *with_params["shape"].shape) for n in sizes]
-    tensors = {k: torch.cat(v).contiguous() for k, v in parts.items()}
+    # collate fills what a sample lacks (zero confidence, has_params 0), as in training batches.
+    tensors = collate(labels, num_keypoints=labels[0]["keypoints2d"].shape[0])
+    tensors["trunk"] = torch.cat(trunks)
+    tensors = {k: v.contiguous() for k, v in tensors.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp))

@@ -8,9 +8,14 @@ import torch
 from openhmr.geometry.alignment import procrustes_align
 
 
+def mid_hip(points: torch.Tensor, hips: tuple[int, int]) -> torch.Tensor:
+    """(N, K, 3) -> (N, 1, 3): the pelvis, halfway between the hips."""
+    return (points[:, hips[0] : hips[0] + 1] + points[:, hips[1] : hips[1] + 1]) / 2
+
+
 def pelvis_aligned(points: torch.Tensor, hips: tuple[int, int]) -> torch.Tensor:
     """(N, K, 3) minus their mid-hip point."""
-    return points - (points[:, hips[0] : hips[0] + 1] + points[:, hips[1] : hips[1] + 1]) / 2
+    return points - mid_hip(points, hips)
 
 
 def joint_errors(pred: torch.Tensor, gt: torch.Tensor, weights: torch.Tensor, hips: tuple[int, int]):

@@ -37,15 +37,8 @@ class HMRTraining(L.LightningModule):
             self._freeze_trunk()
 
     def _freeze_trunk(self) -> None:
-        encoder = self.hmr.encoder
-        frozen = list(encoder.parameters()) if self.frozen_blocks is None else self._trunk_parameters()
-        for p in frozen:
+        for p in self.hmr.encoder.trunk_parameters(self.frozen_blocks):
             p.requires_grad_(False)
-
-    def _trunk_parameters(self) -> list[torch.nn.Parameter]:
-        b = self.hmr.encoder._blocked()
-        modules = [b.conv_stem, b.bn1, *list(b.blocks)[: self.frozen_blocks]]
-        return [p for m in modules for p in m.parameters()]
 
     def configure_optimizers(self):
         trainable = [p for p in self.hmr.parameters() if p.requires_grad]
@@ -95,7 +88,7 @@ class HMRTraining(L.LightningModule):
             )
         self.log_dict(logs, prog_bar=False, batch_size=len(predictions[-1].theta))
         self.log("kp2d", terms["keypoints2d"].detach(), prog_bar=True, batch_size=len(predictions[-1].theta))
-        if self.global_step % max(self.config.checkpoint_every, 1) == 0:
+        if self.global_step % self.config.checkpoint_every == 0:
             self._log_overlay(batch, predictions[-1])
         return terms["total"].detach()
 

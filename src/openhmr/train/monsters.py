@@ -37,21 +37,10 @@ def monster_kinds(
     shape_high: torch.Tensor,
     max_degrees: float = MAX_DEGREES,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) bool each: impossible shape, and a joint rotation unseen in ``bank``."""
+    """(N,) bool each: impossible shape, and a joint rotation unseen in ``bank``; a prediction
+    with either is a monster. body_rotmats (N, J-1, 3, 3), shape (N, S)."""
     slack = SHAPE_SLACK * (shape_high - shape_low)
     bad_shape = ((shape < shape_low - slack) | (shape > shape_high + slack)).any(dim=1)
     bad_joint = (joint_distance_to_bank(body_rotmats, bank) > max_degrees).any(dim=1)
     return bad_shape.numpy(), bad_joint.numpy()
 
-
-def monsters(
-    body_rotmats: torch.Tensor,
-    shape: torch.Tensor,
-    bank: PoseBank,
-    shape_low: torch.Tensor,
-    shape_high: torch.Tensor,
-    max_degrees: float = MAX_DEGREES,
-) -> np.ndarray:
-    """(N,) bool: which predictions are monsters. body_rotmats (N, J-1, 3, 3), shape (N, S)."""
-    bad_shape, bad_joint = monster_kinds(body_rotmats, shape, bank, shape_low, shape_high, max_degrees)
-    return bad_shape | bad_joint

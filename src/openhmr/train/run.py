@@ -23,7 +23,7 @@ from openhmr.train.config import TrainConfig
 log = logging.getLogger(__name__)
 
 
-def _optimiser_count(config: TrainConfig) -> int:
+def optimiser_steps_per_batch(config: TrainConfig) -> int:
     # Lightning counts optimiser steps: with a discriminator each batch takes two.
     return 2 if config.uses_discriminator else 1
 
@@ -62,7 +62,6 @@ def build_training(config: TrainConfig):
     from openhmr.nets.hmr import build_hmr
     from openhmr.nets.theta import MeanParams
     from openhmr.train.features import (
-        FeatureDataset,
         Without3D,
         build_feature_cache,
         cache_key,
@@ -89,17 +88,14 @@ def build_training(config: TrainConfig):
             stacklevel=2,
         )
         annotations.pose = None
-    images = CropDataset(
+    dataset: torch.utils.data.Dataset = CropDataset(
         annotations, res=config.data.res, augment=config.data.augment and not config.caches_features,
         seed=config.seed, mirror_pose=body.mirror_pose,
     )
-    dataset: torch.utils.data.Dataset = images
-    if config.caches_features:
+    if config.caches_features:  # the crops are unaugmented then: cached once, read every epoch
         key = cache_key(paths["train"], config.backbone, weights, config.cached_blocks, config.data.res)
         cache = Path(config.data.work_dir) / "features" / f"{Path(paths['train']).parent.name}-{key}.safetensors"
-        plain = CropDataset(annotations, res=config.data.res, augment=False)
-        dataset = build_feature_cache(hmr.encoder, plain, config.cached_blocks, cache, progress=config.progress)
-        assert isinstance(dataset, FeatureDataset)
+        dataset = build_feature_cache(hmr.encoder, dataset, config.cached_blocks, cache, progress=config.progress)
     dataset = Without3D(dataset, labelled_subset(len(dataset), config.fraction_3d, config.seed))
     num_keypoints = len(hmr.keypoint_names)
     loader = torch.utils.data.DataLoader(
@@ -135,7 +131,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     module, loader, paths = build_training(config)
     with atomic_path(out / "config.json") as tmp:
         tmp.write_text(json.dumps(config.to_dict(), indent=2))
-    per_batch = _optimiser_count(config)
+    per_batch = optimiser_steps_per_batch(config)
 
     class SaveEverything(L.Callback):
         """Every ``checkpoint_every`` steps: a resumable Lightning checkpoint (and last.ckpt)
@@ -157,7 +153,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
             if trainer.is_global_zero:
                 save_weights(pl_module.hmr, out / "model.safetensors", self._extra(trainer))
 
-    _quiet_lightning()
+    quiet_lightning()
     devices = int(config.devices) if config.devices.isdigit() else config.devices
     trainer = L.Trainer(
         max_steps=config.steps * per_batch,
@@ -180,7 +176,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     return out / "model.safetensors"
 
 
-def _quiet_lightning() -> None:
+def quiet_lightning() -> None:
     """Lightning's start-up banners and advice that does not apply here stay out of the way."""
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.WARNING)
