@@ -105,29 +105,6 @@ def test_reads_official_style_pkl_without_chumpy(tmp_path, smpl_npz, smpl_body, 
     assert torch.allclose(from_pkl(*args).vertices, smpl_body(*args).vertices, atol=1e-6)
 
 
-class _Payload:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        import os
-
-        return (os.system, (f"touch {self.marker}",))
-
-
-def test_pkl_with_code_payload_is_refused_and_not_executed(tmp_path, smpl_npz):
-    marker = tmp_path / "payload_ran"
-    data = load_npz(smpl_npz)
-    data["weights"] = _Payload(marker)
-    evil = tmp_path / "evil.pkl"
-    evil.write_bytes(pickle.dumps(data))
-    # The payload is real: plain pickle would run it.
-    assert b"system" in evil.read_bytes()
-    with pytest.raises(UnsafeModelFileError, match=r"refused to load (posix|os)\.system"):
-        load_body_model(evil)
-    assert not marker.exists()
-
-
 def test_missing_file_says_where_smpl_comes_from(tmp_path):
     with pytest.raises(OpenHMRError, match="smpl.is.tue.mpg.de") as err:
         load_body_model(tmp_path / "SMPL_NEUTRAL.pkl")

@@ -58,7 +58,7 @@ def test_monsters_are_twisted_joints_or_impossible_shapes(anny_body):
 
 def test_weights_round_trip_and_refuse_other_bodies(tmp_path, anny_body, smpl_body):
     from openhmr.nets.hmr import build_hmr
-    from openhmr.train.checkpoint import load_hmr, save_weights
+    from openhmr.nets.weights_io import load_hmr, save_weights
 
     hmr = build_hmr(anny_body, backbone_weights=None).eval()
     path = save_weights(hmr, tmp_path / "w.safetensors", {"step": 3})

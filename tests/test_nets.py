@@ -82,6 +82,52 @@ def test_regressor_is_iterative_and_starts_at_the_mean():
     assert len(thetas) == 3 and all(torch.equal(t, mean.expand(4, -1)) for t in thetas)
 
 
+def test_regressor_mlp_is_not_affine():
+    """Without its ReLUs the MLP is affine: r(f1 + f2) - r(f2) == r(f1) - r(0) for any f."""
+    torch.manual_seed(0)
+
+    def gap(reg):
+        for layer in reg.mlp:
+            if isinstance(layer, torch.nn.Linear):
+                torch.nn.init.normal_(layer.weight, std=0.2)
+        mlp = reg.mlp.eval()
+        f1, f2, zero = torch.randn(2, 24), torch.randn(2, 24), torch.zeros(2, 24)
+        with torch.no_grad():
+            return float(((mlp(f1 + f2) - mlp(f2)) - (mlp(f1) - mlp(zero))).abs().max())
+
+    assert gap(IEFRegressor(16, torch.zeros(8), relu=True)) > 1e-2
+    assert gap(IEFRegressor(16, torch.zeros(8), relu=False)) < 1e-4
+
+
+def test_outputs_are_valid_by_construction(anny_body, smpl_body):
+    """Any raw θ gives a positive camera scale; Anny's shape stays in its box, SMPL's betas do not."""
+    for body in (anny_body, smpl_body):
+        layout = ThetaLayout.for_body(body)
+        raw = torch.randn(64, layout.dim) * 50
+        camera, _, shape = layout.to_params(raw)
+        assert (camera[:, 0] > 0).all()
+        low, high = body.shape_bounds
+        inside = ((shape >= low) & (shape <= high)).all()
+        assert bool(inside) == (body.name == "anny")
+        # from_params inverts to_params for valid values
+        camera, rots, shape = layout.to_params(torch.randn(4, layout.dim))
+        again = layout.to_params(layout.from_params(camera, rots, shape))
+        assert torch.allclose(again[0], camera, atol=1e-5) and torch.allclose(again[2], shape, atol=1e-4)
+
+
+def test_weights_of_the_older_format_are_one_sentence(tmp_path, anny_body):
+    import json
+
+    from safetensors.torch import save_file
+
+    from openhmr.nets.weights_io import load_hmr
+
+    old = tmp_path / "old.safetensors"
+    save_file({"x": torch.zeros(1)}, str(old), metadata={"openhmr": json.dumps({"format": "openhmr-hmr-1"})})
+    with pytest.raises(OpenHMRError, match="older openhmr"):
+        load_hmr(old, anny_body)
+
+
 def test_mean_theta_reproduces_the_mean_pose(anny_body):
     bank = torch.zeros(5, anny_body.num_body_joints, 3)
     bank[:, 2, 0] = 0.6  # every frame bends one joint

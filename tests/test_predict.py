@@ -18,7 +18,7 @@ PHOTO = SHARED_DATA / "images" / "coco_000000000785.jpg"
 def checkpoint(tmp_path_factory, anny_body):
     """An untrained network's weights: enough for the pipeline, cheap to make."""
     from openhmr.nets.hmr import build_hmr
-    from openhmr.train.checkpoint import save_weights
+    from openhmr.nets.weights_io import save_weights
 
     torch.manual_seed(0)
     return save_weights(build_hmr(anny_body, backbone_weights=None), tmp_path_factory.mktemp("ckpt") / "w.safetensors")
@@ -206,3 +206,23 @@ def test_the_traced_cpu_encoder_predicts_what_the_module_does(checkpoint):
     for a, b in zip(eager.people, traced.people):
         assert np.abs(a.joints_3d - b.joints_3d).max() < 1e-3
         assert np.abs(a.keypoints_2d - b.keypoints_2d).max() < 0.5
+
+
+@pytest.mark.parametrize("focal", ["-100", "0", "abc"])
+def test_a_focal_length_that_is_not_positive_is_a_usage_error(tmp_path, focal, capsys):
+    Image.fromarray(person_photo()).save(tmp_path / "a.png")
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), "--focal", focal])
+    assert exit_.value.code == 2 and "--focal" in capsys.readouterr().err
+
+
+def test_inputs_are_checked_before_any_model_loads(tmp_path, capsys):
+    """A text file named .jpg and an empty folder are reported at once: the checkpoint named
+    here does not exist, so reaching the model would be a different error."""
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    (tmp_path / "empty").mkdir()
+    code = main(["predict", str(tmp_path / "notes.jpg"), str(tmp_path / "empty"), "--out", str(tmp_path / "out"),
+                 "--checkpoint", str(tmp_path / "missing.safetensors"), "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "No readable image or video" in err and "missing.safetensors" not in err
+    assert "notes.jpg: not an image" in err and "folder holds no image" in err

@@ -43,7 +43,7 @@ def test_config_reads_overrides_and_refuses_mistakes(tmp_path):
         load_config(None, ["data.poses=b", "regime=semi"])
     with pytest.raises(OpenHMRError, match="Unknown setting 'stepz'"):
         load_config(None, ["stepz=3"])
-    with pytest.raises(OpenHMRError, match="expects a int"):
+    with pytest.raises(OpenHMRError, match="expects an integer"):
         load_config(None, ["data.poses=b", "steps=many"])
     with pytest.raises(OpenHMRError, match="No training data"):
         load_config(None, [])
@@ -118,6 +118,13 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path):
     common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16", "data.num_test=8",
               "batch_size=8", "checkpoint_every=2", f"out_dir={out}", "progress=false", "regime=partial",
               "labelled_fraction=0.5", "lr_schedule=cosine"]  # fmt: skip
+    from openhmr.data.formats import read_spin_npz
+    from openhmr.train.evaluate import evaluate
+    from openhmr.train.run import build_training
+
+    # The network as training starts it (same seed): the baseline a short run must beat.
+    untrained, _, _ = build_training(load_config(None, [*common, "steps=4"]))
+    baseline = evaluate(untrained.hmr, read_spin_npz(paths["test"]), "synth", progress=False)
     assert main(["train", *common, "steps=4"]) == 0
     assert sorted(p.name for p in (out / "weights").iterdir()) == ["step_0000002.safetensors", "step_0000004.safetensors"]
     first = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
@@ -143,6 +150,8 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path):
     for key in ("mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate"):
         assert metrics[key] is not None and np.isfinite(metrics[key]), key
     assert metrics["pa_mpjpe"] <= metrics["mpjpe"] and metrics["pck05"] <= metrics["pck10"]
+    # Six steps on 16 images already move the held-out test clips' joints and 2D keypoints closer.
+    assert metrics["mpjpe"] < baseline["mpjpe"] - 5 and metrics["pck10"] > baseline["pck10"], (baseline, metrics)
     assert set(metrics["per_joint_mpjpe"]) >= {"left_hip", "nose", "right_ankle"}
 
 
@@ -183,3 +192,29 @@ def test_the_feature_cache_keeps_each_sample_s_labels(tmp_path):
                 assert torch.equal(got["keypoints3d"], want["keypoints3d"])
             else:
                 assert "rotmats" not in got and float(got["keypoints3d"][:, 3].abs().sum()) == 0.0
+
+
+def test_real_photos_fill_their_share_of_every_batch(experiment, tmp_path):
+    """data.real adds 2D-only photos (here a tiny LSP folder) as `real_share` of each batch,
+    from several cached views per image; the synthetic half keeps its 3D labels."""
+    from test_lsp import people, write_lsp
+
+    from openhmr.train.run import build_training
+
+    root, bank_path, _ = experiment
+    lsp = write_lsp(tmp_path / "lsp", people(6), extended=False)
+    config = load_config(None, [f"data.poses={bank_path}", f"data.work_dir={tmp_path / 'data'}", "data.num_train=16",
+                                "data.num_test=8", "batch_size=8", "regime=paired", f"data.real={lsp},{lsp}:train",
+                                "data.real_share=0.25", "data.views=3", "progress=false"])  # fmt: skip
+    # Reuse the experiment's rendered images: only the feature caches are new.
+    config.data.work_dir = str(root / "data")
+    module, loader, _ = build_training(config)
+    real = loader.dataset.batches.sources["real"][0]
+    assert len(real) == 2 * 6 * 3  # two sources, six people, three views each
+    views = [real[i]["trunk"] for i in (0, 6, 12)]  # one person's three views differ (augmented)
+    assert not torch.equal(views[0], views[1]) and not torch.equal(views[1], views[2])
+    batch = next(iter(loader))
+    assert batch["trunk"].shape[0] == 8
+    has3d = batch["keypoints3d"][..., 3].sum(1) > 0
+    assert has3d.tolist() == [True] * 6 + [False] * 2
+    assert batch["has_params"].tolist() == [1.0] * 6 + [0.0] * 2

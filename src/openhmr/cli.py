@@ -93,15 +93,19 @@ def _eval_command(args: argparse.Namespace) -> int:
     from openhmr.body import load_body_model
     from openhmr.data.pose_bank import PoseBank
     from openhmr.io import write_json
-    from openhmr.train.checkpoint import load_hmr, read_metadata
-    from openhmr.train.evaluate import evaluate, format_table, read_eval_set
+    from openhmr.nets.weights_io import load_hmr, read_metadata
+    from openhmr.train.evaluate import PROTOCOLS_2D, evaluate, evaluate_2d, format_table, read_eval_set
 
+    # The inputs are read first: a bad --data or --checkpoint is reported before any model loads.
     arch, _ = read_metadata(args.checkpoint)
+    annotations = read_eval_set(args.data, args.protocol)
     body = load_body_model(args.body_model or arch["body_model"])
     hmr = load_hmr(args.checkpoint, body)
-    annotations = read_eval_set(args.data, args.protocol)
-    bank = PoseBank.load(args.poses) if args.poses else None
-    result = evaluate(hmr, annotations, args.protocol, args.batch_size, args.joint_regressor, bank)
+    if args.protocol in PROTOCOLS_2D:
+        result = evaluate_2d(hmr, annotations, args.protocol, args.batch_size)
+    else:
+        bank = PoseBank.load(args.poses) if args.poses else None
+        result = evaluate(hmr, annotations, args.protocol, args.batch_size, args.joint_regressor, bank)
     result["checkpoint"] = str(args.checkpoint)
     result["data"] = str(args.data)
     print(format_table(result))
@@ -134,7 +138,7 @@ def _predict_command(args: argparse.Namespace) -> int:
     for item, reason in skipped:
         print(f"skipped {item}: {reason}", file=sys.stderr)
     if not files:
-        raise OpenHMRError("No image or video found among the inputs.")
+        raise OpenHMRError("No readable image or video among the inputs.")
     detector = None if (bbox or args.keypoints or args.no_detector) else "mediapipe"
     model = load_model(args.checkpoint, args.body_model, args.device, detector, args.batch_size)
     faces = model.body.faces.cpu().numpy()
@@ -169,6 +173,16 @@ def _predict_command(args: argparse.Namespace) -> int:
                 print(f"skipped {path}: {e}", file=sys.stderr)
     print(f"{done} result(s) written to {out_dir}; {len(skipped)} input(s) skipped")
     return 0 if not skipped else 1
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive (pixels), got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -241,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--bbox", help="x,y,w,h: the person's box in pixels, for every input (no detector)")
     predict.add_argument("--keypoints", help="OpenPose or COCO keypoint JSON to take people's boxes from")
     predict.add_argument("--no-detector", action="store_true", help="skip MediaPipe: the whole image is the box")
-    predict.add_argument("--focal", type=float, help="focal length in pixels (default: the image diagonal)")
+    predict.add_argument("--focal", type=_positive_float, help="focal length in pixels (default: the image diagonal)")
     predict.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default: cpu")
     predict.add_argument("--batch-size", type=int, default=16, help="crops per forward pass (default: 16)")
     predict.add_argument("--save-mesh", choices=("obj", "ply", "glb"), help="also write each person's mesh")
@@ -270,12 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure a checkpoint on a labelled set",
         description="Evaluate a weights file (.safetensors from `openhmr train`) on a SPIN-style "
         "annotations .npz: MPJPE, PA-MPJPE, PVE (when parameters are known), 2D PCK@0.05/0.1 "
-        "of the box size, per-joint errors, and the monster rate (with --poses). Prints a table "
-        "and writes JSON.",
+        "of the box size, per-joint errors, and the monster rate (with --poses). On real photos "
+        "with 2D labels (--protocol lsp: an LSP or LSP-extended folder, e.g. lsp:test; "
+        "--protocol coco: a COCO keypoint .json): PCK@0.05/0.1 of the person's box, overall and "
+        "per joint. Prints a table and writes JSON.",
     )
     ev.add_argument("--checkpoint", required=True, help="weights .safetensors")
-    ev.add_argument("--data", required=True, help="annotations .npz (SPIN fields; openhmr synth output)")
-    ev.add_argument("--protocol", default="synth", choices=("synth", "h36m-p1", "h36m-p2", "3dpw"), help="default: synth")
+    ev.add_argument("--data", required=True, help="annotations .npz (SPIN fields; openhmr synth output), an LSP folder[:train|test], or a COCO .json")
+    ev.add_argument("--protocol", default="synth", choices=("synth", "h36m-p1", "h36m-p2", "3dpw", "lsp", "coco"), help="default: synth")
     ev.add_argument("--body-model", help="'anny' or an SMPL file (default: the checkpoint's, 'anny' only)")
     ev.add_argument("--joint-regressor", help=".npy (K, V) joints from vertices, e.g. J_regressor_h36m.npy for SMPL")
     ev.add_argument("--poses", help="pose bank of real poses for the monster rate")

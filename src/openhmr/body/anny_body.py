@@ -45,6 +45,22 @@ def _quiet_warp() -> None:
     except ImportError:
         return
     warp.config.log_level = getattr(warp, "LOG_WARNING", 30)
+    if torch.cuda.is_available():
+        return
+    # With no GPU, Warp's native start-up prints "Warp CUDA warning: Could not find ... driver"
+    # straight to file descriptor 2: noise for a CPU user. Start it with that descriptor muted.
+    import os
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            warp.init()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class AnnyBody(BodyModel):
@@ -58,6 +74,7 @@ class AnnyBody(BodyModel):
     """
 
     name = "anny"
+    hard_shape_bounds = True
 
     def __init__(self, dtype: torch.dtype = torch.float32, skinning: str | None = None):
         super().__init__()

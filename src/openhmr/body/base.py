@@ -90,6 +90,9 @@ class BodyModel(torch.nn.Module, abc.ABC):
     shape_low: torch.Tensor
     shape_high: torch.Tensor
     mean_shape: torch.Tensor
+    # True when the model is undefined outside [shape_low, shape_high] (Anny's phenotypes):
+    # networks then bound their shape output by construction. SMPL's betas are soft limits.
+    hard_shape_bounds: bool = False
 
     # ----- sizes and tables -------------------------------------------------------------
     @property

@@ -34,7 +34,8 @@ class Annotations:
     (square box); keypoints2d (N, K, 3) pixels + visibility and keypoints3d (N, K, 4) metres +
     confidence or None, both in ``convention``; pose (N, 3 J), shape (N, S) and has_params (N,)
     when the file carries parameters of ``body_model`` ("smpl" for SPIN's files, "anny" for
-    openhmr's synthetic sets).
+    openhmr's synthetic sets); person_size (N,) the longer side of the person's own box in
+    pixels (the labelled box, or the labelled joints' extent), the unit of PCK, when known.
     """
 
     imgname: np.ndarray
@@ -48,6 +49,7 @@ class Annotations:
     shape: np.ndarray | None = None
     has_params: np.ndarray | None = None
     body_model: str | None = None
+    person_size: np.ndarray | None = None
     problems: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -126,7 +128,7 @@ def read_coco_json(
         coco = COCO(str(path))
     except (OSError, ValueError, KeyError) as e:
         raise OpenHMRError(f"Cannot read {path} as COCO keypoint JSON ({type(e).__name__}: {e}).") from None
-    names, centers, sizes, points, image_sizes = [], [], [], [], []
+    names, centers, sizes, points, image_sizes, person = [], [], [], [], [], []
     for ann in coco.loadAnns(coco.getAnnIds(iscrowd=False)):
         if ann.get("num_keypoints", 0) < min_keypoints or "keypoints" not in ann:
             continue
@@ -135,6 +137,7 @@ def read_coco_json(
         names.append(image["file_name"])
         centers.append([x + w / 2, y + h / 2])
         sizes.append(max(w, h) * BOX_MARGIN)
+        person.append(max(w, h))
         k = np.asarray(ann["keypoints"], dtype=np.float64).reshape(17, 3)
         k[:, 2] = (k[:, 2] > 0).astype(np.float64)  # COCO's 1 (occluded) and 2 (visible) are both labels
         points.append(k)
@@ -148,12 +151,18 @@ def read_coco_json(
             box_size=np.asarray(sizes, dtype=np.float64),
             keypoints2d=_to_convention(_invisible_if_not_finite(keypoints, problems, "2D keypoints"), "coco17", convention),
             convention=convention,
-            image_root=Path(image_root) if image_root else path.parent,
+            image_root=Path(image_root) if image_root else _coco_image_root(path),
+            person_size=np.asarray(person, dtype=np.float64),
             problems=problems,
         ),
         image_sizes=np.asarray(image_sizes, dtype=np.float64).reshape(-1, 2),
         source=path,
     ), path)
+
+
+def _coco_image_root(path: Path) -> Path:
+    """COCO JSONs name bare files: they sit in an ``images/`` folder beside the JSON, or beside it."""
+    return path.parent / "images" if (path.parent / "images").is_dir() else path.parent
 
 
 MAX_BAD_FRACTION = 0.5

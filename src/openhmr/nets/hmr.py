@@ -24,7 +24,7 @@ from openhmr.nets.theta import MeanParams, ThetaLayout
 class HMRPrediction:
     """One IEF iteration's prediction for a batch of B crops.
 
-    theta (B, D); camera (B, 3) weak perspective [s, tx, ty]; rotmats (B, J, 3, 3) global
+    theta (B, D) raw (unconstrained) regressor output; camera (B, 3) weak perspective [s > 0, tx, ty]; rotmats (B, J, 3, 3) global
     orientation then body joints; shape (B, S). When the body was decoded: vertices (B, V, 3),
     joints3d (B, J, 3), keypoints3d (B, K, 3) in the HMR's keypoint convention (camera frame,
     metres, root at the origin) and keypoints2d (B, K, 2) in crop coordinates [-1, 1].
@@ -92,7 +92,7 @@ class HMR(nn.Module):
         return predictions
 
     def decode_theta(self, theta: torch.Tensor, body: bool = True) -> HMRPrediction:
-        camera, rots, shape = self.layout.split(theta)
+        camera, rots, shape = self.layout.to_params(theta)
         rotmats = self.layout.rotmats(rots)
         prediction = HMRPrediction(theta, camera, rotmats, shape)
         if body:
@@ -113,10 +113,13 @@ def build_hmr(
     iterations: int = 3,
     mean_params: MeanParams | None = None,
     keypoint_convention: str = "coco23",
+    relu: bool = True,
+    bounded: bool = True,
 ) -> HMR:
-    """An HMR for ``body`` with the named backbone; θ0 from ``mean_params`` (default: rest pose)."""
-    layout = ThetaLayout.for_body(body, rotation)
+    """An HMR for ``body`` with the named backbone; θ0 from ``mean_params`` (default: rest pose).
+    ``relu``: nonlinear IEF MLP (HMR); ``bounded``: shape kept inside hard body bounds."""
+    layout = ThetaLayout.for_body(body, rotation, bounded)
     mean_params = mean_params or MeanParams.default(body)
     encoder = build_encoder(backbone, backbone_weights)
-    regressor = IEFRegressor(encoder.feature_dim, mean_params.theta(layout), iterations=iterations)
+    regressor = IEFRegressor(encoder.feature_dim, mean_params.theta(layout), iterations=iterations, relu=relu)
     return HMR(body, encoder, regressor, layout, keypoint_convention)

@@ -1,8 +1,10 @@
 """HMR's iterative error feedback (IEF) regressor.
 
 θ0 = mean θ;  θ(k+1) = θ(k) + MLP([f, θ(k)]) for k < iterations; returns [θ1, …, θK].
-MLP = FC 1024 -> dropout 0.5 -> FC 1024 -> dropout 0.5 -> FC |θ|, the last layer Xavier
-initialised with gain 0.01 so the first predictions stay near the mean.
+MLP = FC 1024 -> ReLU -> dropout 0.5 -> FC 1024 -> ReLU -> dropout 0.5 -> FC |θ|, the last
+layer Xavier initialised with gain 0.01 so the first predictions stay near the mean. Without
+the ReLUs (HMR's TF-slim layers have them by default) the MLP is affine and the three
+iterations collapse into one linear map of the feature.
 """
 
 from __future__ import annotations
@@ -21,15 +23,20 @@ class IEFRegressor(nn.Module):
         iterations: int = 3,
         hidden: int = 1024,
         dropout: float = 0.5,
+        relu: bool = True,
     ):
         super().__init__()
         theta_dim = int(mean_theta.shape[0])
         self.iterations = iterations
+        self.relu = relu
+        act = nn.ReLU if relu else nn.Identity
         self.register_buffer("mean_theta", mean_theta.clone().float())
         self.mlp = nn.Sequential(
             nn.Linear(feature_dim + theta_dim, hidden),
+            act(),
             nn.Dropout(dropout),
             nn.Linear(hidden, hidden),
+            act(),
             nn.Dropout(dropout),
             nn.Linear(hidden, theta_dim),
         )

@@ -3,6 +3,11 @@
 θ = [camera s, tx, ty | global orientation | body pose (J-1 joints) | shape (S)], each joint
 rotation as axis-angle (3, HMR) or 6D (6, SPIN). For SMPL with axis-angle this is HMR's
 85-vector: 3 + 24 * 3 + 10.
+
+The regressor works in an unconstrained space; :meth:`ThetaLayout.to_params` maps it to
+values that are valid by construction: the camera scale ``s = exp(raw)`` is positive (s <= 0
+puts the body behind the camera) and, for a body with hard shape bounds (Anny), the shape is
+``low + (high - low) * sigmoid(raw)``. SMPL's betas stay unbounded.
 """
 
 from __future__ import annotations
@@ -29,14 +34,46 @@ class ThetaLayout:
     num_joints: int
     shape_dim: int
     rotation: str = "axis_angle"
+    shape_low: tuple[float, ...] | None = None  # set (with shape_high): shape bounded by a sigmoid
+    shape_high: tuple[float, ...] | None = None
 
     def __post_init__(self):
         if self.rotation not in ROTATION_DIMS:
             raise ValueError(f"rotation must be one of {sorted(ROTATION_DIMS)}, got {self.rotation!r}.")
+        if (self.shape_low is None) != (self.shape_high is None):
+            raise ValueError("shape_low and shape_high go together.")
 
     @classmethod
-    def for_body(cls, body: BodyModel, rotation: str = "axis_angle") -> ThetaLayout:
+    def for_body(cls, body: BodyModel, rotation: str = "axis_angle", bounded: bool = True) -> ThetaLayout:
+        """``bounded``: squash the shape into the body's range when its bounds are hard."""
+        if bounded and body.hard_shape_bounds:
+            low, high = (tuple(float(v) for v in b) for b in body.shape_bounds)
+            return cls(body.num_joints, body.shape_dim, rotation, low, high)
         return cls(body.num_joints, body.shape_dim, rotation)
+
+    @property
+    def bounded_shape(self) -> bool:
+        return self.shape_low is not None
+
+    def to_params(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Raw θ (B, D) -> camera [s > 0, tx, ty] (B, 3), rotations (B, J, r), shape (B, S)."""
+        raw_camera, rots, raw_shape = self.split(theta)
+        # The clamp keeps exp finite; e^±10 is far beyond any real framing.
+        camera = torch.cat([raw_camera[:, :1].clamp(-10, 10).exp(), raw_camera[:, 1:]], dim=1)
+        shape = raw_shape
+        if self.bounded_shape:
+            low, high = (torch.tensor(b, dtype=theta.dtype, device=theta.device) for b in (self.shape_low, self.shape_high))
+            shape = low + (high - low) * torch.sigmoid(raw_shape)
+        return camera, rots, shape
+
+    def from_params(self, camera: torch.Tensor, rots: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`to_params` (values on a bound move just inside it)."""
+        raw_camera = torch.cat([camera[:, :1].clamp(min=1e-6).log(), camera[:, 1:]], dim=1)
+        raw_shape = shape
+        if self.bounded_shape:
+            low, high = (torch.tensor(b, dtype=shape.dtype, device=shape.device) for b in (self.shape_low, self.shape_high))
+            raw_shape = torch.logit(((shape - low) / (high - low)).clamp(1e-4, 1 - 1e-4))
+        return self.join(raw_camera, rots, raw_shape)
 
     @property
     def rot_dim(self) -> int:
@@ -47,7 +84,7 @@ class ThetaLayout:
         return 3 + self.num_joints * self.rot_dim + self.shape_dim
 
     def split(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """θ (B, D) -> camera (B, 3), rotations (B, J, r), shape (B, S)."""
+        """Raw θ (B, D) -> its raw camera (B, 3), rotations (B, J, r) and shape (B, S) parts."""
         rot_end = 3 + self.num_joints * self.rot_dim
         rots = theta[:, 3:rot_end].unflatten(1, (self.num_joints, self.rot_dim))
         return theta[:, :3], rots, theta[:, rot_end:]
@@ -125,7 +162,7 @@ class MeanParams:
         return params
 
     def theta(self, layout: ThetaLayout) -> torch.Tensor:
-        """The mean as a θ vector (D,) in ``layout``."""
+        """The mean as a raw θ vector (D,) in ``layout`` (see :meth:`ThetaLayout.to_params`)."""
         rotvecs = torch.cat([torch.zeros(1, 3), self.body_pose])  # identity global orientation
         rots = layout.encode(rotations.axis_angle_to_matrix(rotvecs)[None])
-        return layout.join(self.camera[None], rots, self.shape[None])[0]
+        return layout.from_params(self.camera[None], rots, self.shape[None])[0]

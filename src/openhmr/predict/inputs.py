@@ -8,25 +8,45 @@ from pathlib import Path
 
 import numpy as np
 
-from openhmr.predict.images import ImageError, load_image
+from openhmr.predict.images import ImageError, check_image_header, load_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
 def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """(files to read, [(input, reason)] for inputs that do not exist). Folders give their
-    images and videos, sorted; a file named directly is always tried, whatever its suffix."""
+    """(files to read, [(input, reason)] for inputs that cannot be read). Folders give their
+    images and videos, sorted; a file named directly is always tried, whatever its suffix.
+    Image headers are checked here, before any model loads, so bad inputs are reported at once."""
     files, missing = [], []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            if not found:
+                missing.append((item, "folder holds no image or video"))
+            candidates = found
         elif path.exists():
-            files.append(path)
+            candidates = [path]
         else:
             missing.append((item, "no such file or folder"))
+            continue
+        for candidate in candidates:
+            problem = None if is_video(candidate) else _image_header_problem(candidate)
+            if problem:
+                missing.append((str(candidate), problem))
+            else:
+                files.append(candidate)
     return files, missing
+
+
+def _image_header_problem(path: Path) -> str | None:
+    """Why ``path`` is not a usable image (only its header is read), or None."""
+    try:
+        check_image_header(path)
+    except ImageError as e:
+        return str(e)
+    return None
 
 
 def is_video(path: Path) -> bool:
@@ -43,11 +63,13 @@ def video_frames(path: Path, every: int) -> Iterator[tuple[str, np.ndarray]]:
     try:
         index = 0
         while True:
-            ok, frame = capture.read()
-            if not ok:
+            # grab() advances without decoding: only the frames kept are decoded (retrieve).
+            if not capture.grab():
                 break
             if index % every == 0:
-                yield f"{path.stem}_f{index:06d}", frame[..., ::-1].copy()
+                ok, frame = capture.retrieve()
+                if ok:
+                    yield f"{path.stem}_f{index:06d}", frame[..., ::-1].copy()
             index += 1
         if index == 0:
             raise ImageError("video has no readable frames")

@@ -222,7 +222,7 @@ def load_model(
     """A ready :class:`Model`. ``checkpoint``: a weights .safetensors (default: the shipped
     Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe" or None."""
     from openhmr.body import load_body_model
-    from openhmr.train.checkpoint import load_hmr
+    from openhmr.nets.weights_io import load_hmr
 
     if checkpoint is None:
         if not SHIPPED.exists():

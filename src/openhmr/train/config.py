@@ -25,7 +25,14 @@ class DataConfig:
     train: str | None = None  # SPIN-style annotations .npz
     test: str | None = None
     discriminator_poses: str | None = None  # pose bank for the discriminator's real samples
-    augment: bool = True  # image training only: cached features are of unaugmented crops
+    # Real photos with 2D labels only, comma-separated `PATH[:SPLIT]` (an LSP / LSP-extended
+    # folder, `lsp:train`, a COCO keypoint .json, a SPIN .npz); `real_share` of every batch.
+    real: str | None = None
+    real_share: float = 0.5
+    augment: bool = True  # image training: augment every crop
+    # Feature caching: crops cached per image; the first is unaugmented, the others augmented
+    # (scale, shift, rotation, flip, colour, occluder) and drawn among in training.
+    views: int = 2
     num_workers: int = 0
 
 
@@ -100,6 +107,10 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise OpenHMRError(f"{name} must be at least 1; got {getattr(self, name)}.")
+        if self.data.views < 1:
+            raise OpenHMRError(f"data.views must be at least 1; got {self.data.views}.")
+        if self.data.real and not 0.0 < self.data.real_share < 1.0:
+            raise OpenHMRError(f"data.real_share must lie strictly between 0 and 1; got {self.data.real_share}.")
         return self
 
     def to_dict(self) -> dict:
@@ -164,5 +175,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Tr
         try:
             setattr(target, name, _parse_value(text, current))
         except ValueError:
-            raise OpenHMRError(f"Setting {key} expects a {type(current).__name__}; got {text!r}.") from None
+            kind = {"int": "an integer", "float": "a number", "bool": "true or false"}.get(type(current).__name__, "a value")
+            raise OpenHMRError(f"Setting {key} expects {kind}; got {text!r}.") from None
     return config.validate()

@@ -6,6 +6,11 @@ Protocols (3D joints in millimetres, pelvis = mid-hip, aligned before measuring)
   h36m-p1  Human3.6M, 17 H36M joints, MPJPE and PA-MPJPE
   h36m-p2  Human3.6M, 17 H36M joints, PA-MPJPE only
   3dpw     3DPW, 14 LSP joints, MPJPE and PA-MPJPE (PVE when the file holds SMPL parameters)
+  lsp      real photos with 2D labels (LSP, LSP-extended): PCK@0.05 / @0.1 of the person's box
+  coco     COCO keypoint JSON: the same PCK, on the 17 COCO keypoints
+PCK on real photos counts the labelled joints the network predicts (for Anny: LSP's 12 limb
+and hip joints; neck and head top have no Anny counterpart), a hit being a 2D error under
+t x the longer side of the person's box (the labelled box, or the labelled joints' extent).
 A body model that lacks a protocol's joints needs a joint regressor from vertices (for SMPL
 and H36M: the user's ``J_regressor_h36m.npy``, shape (17, V)).
 """
@@ -40,6 +45,7 @@ PROTOCOLS = {
     "h36m-p2": Protocol("h36m17", report_mpjpe=False),
     "3dpw": Protocol("lsp14"),
 }
+PROTOCOLS_2D = {"lsp": "lsp14", "coco": "coco17"}
 
 
 def read_joint_regressor(path: str | Path, num_vertices: int, num_joints: int) -> torch.Tensor:
@@ -168,13 +174,59 @@ def _pck(pred2d: list, gt2d: list, mask: torch.Tensor) -> dict:
     return {f"pck{name}": round(pck(pred, gt[..., :2], visible, t), 4) for name, t in (("05", 0.05), ("10", 0.1))}
 
 
+@torch.no_grad()
+def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch_size: int = 32, progress: bool = True) -> dict:
+    """PCK of ``hmr``'s projected keypoints on real photos with 2D labels. Returns
+    ``{"pck05", "pck10", "per_joint_pck05", "per_joint_pck10", "num_images", "num_joints",
+    "protocol"}``; the threshold unit is ``annotations.person_size``."""
+    from tqdm import tqdm
+
+    names = kp.convention_names(PROTOCOLS_2D[protocol])
+    if annotations.convention != PROTOCOLS_2D[protocol]:
+        raise OpenHMRError(f"Annotations are in {annotations.convention}; protocol {protocol} needs {PROTOCOLS_2D[protocol]}.")
+    if annotations.person_size is None:
+        raise OpenHMRError("The evaluation set has no person box sizes: PCK needs them (LSP folders and COCO JSON carry them).")
+    index, mask = kp.mapping(kp.convention_names(hmr.keypoint_convention), names)
+    dataset = CropDataset(annotations, augment=False)
+    was_training = hmr.training
+    hmr.eval()
+    pred = []
+    for start in tqdm(range(0, len(dataset), batch_size), desc="evaluating", unit="batch", disable=not progress):
+        images = torch.stack([dataset[i]["image"] for i in range(start, min(start + batch_size, len(dataset)))])
+        pred.append(hmr(images, decode="final")[-1].keypoints2d.index_select(1, index))
+    hmr.train(was_training)
+    crop = torch.cat(pred).double()
+    # Crop coordinates [-1, 1] back to image pixels: the crop spans box_size about center.
+    center = torch.from_numpy(annotations.center)[:, None]
+    pixels = center + crop * torch.from_numpy(annotations.box_size)[:, None, None] / 2
+    gt = torch.from_numpy(annotations.keypoints2d)
+    distance = (pixels - gt[..., :2]).norm(dim=-1) / torch.from_numpy(annotations.person_size)[:, None]
+    counted = (gt[..., 2] > 0) & mask[None]
+    result = {"protocol": protocol, "num_images": len(dataset), "num_joints": int(counted.sum())}
+    for label, t in (("05", 0.05), ("10", 0.1)):
+        hit = (distance < t) & counted
+        result[f"pck{label}"] = round(float(hit.sum() / counted.sum().clamp(min=1)), 4)
+        result[f"per_joint_pck{label}"] = {
+            n: round(float(hit[:, k].sum() / counted[:, k].sum()), 4) for k, n in enumerate(names) if bool(counted[:, k].any())
+        }
+    return result
+
+
 def read_eval_set(path: str | Path, protocol: str) -> Annotations:
+    """The set at ``path`` in the protocol's convention (2D protocols: ``PATH[:SPLIT]`` as in
+    :func:`openhmr.data.sources.read_annotations`)."""
+    if protocol in PROTOCOLS_2D:
+        from openhmr.data.sources import read_annotations
+
+        return read_annotations(str(path), PROTOCOLS_2D[protocol])
     return read_spin_npz(path, convention=PROTOCOLS[protocol].convention)
 
 
 def format_table(result: dict) -> str:
     rows = [(k, result.get(k)) for k in ("mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate", "monster_rate_shape", "monster_rate_joints")]
     units = {"mpjpe": "mm", "pa_mpjpe": "mm", "pve": "mm"}
+    if result["protocol"] in PROTOCOLS_2D:
+        rows = [(k, result.get(k)) for k in ("pck05", "pck10", "num_joints")]
     lines = [f"protocol {result['protocol']}, {result['num_images']} images", f"{'metric':<22}value"]
     for name, value in rows:
         lines.append(f"{name:<22}{'n/a' if value is None else value} {units.get(name, '')}".rstrip())

@@ -38,9 +38,15 @@ class FeatureDataset(torch.utils.data.Dataset):
         return sample
 
 
-def cache_key(annotations: Path, encoder_name: str, weights: str | None, frozen_blocks: int | None, res: int) -> str:
-    stat = annotations.stat()
-    ident = [str(annotations.resolve()), stat.st_size, stat.st_mtime_ns, encoder_name, str(weights), frozen_blocks, res]
+def cache_key(source: str | Path, *settings) -> str:
+    """A short hash of the labelled set named ``source`` (``PATH[:SPLIT]``; its label file's
+    path, size and time) and of the ``settings`` that shape the cached features."""
+    from openhmr.data.sources import parse_source
+
+    path, split = parse_source(str(source))
+    labels = path / "joints.mat" if path.is_dir() else path
+    stat = labels.stat()
+    ident = [str(labels.resolve()), split, stat.st_size, stat.st_mtime_ns, *[str(s) for s in settings]]
     return hashlib.sha1(json.dumps(ident).encode()).hexdigest()[:12]
 
 
@@ -52,8 +58,9 @@ def build_feature_cache(
     path: str | Path,
     batch_size: int = 32,
     progress: bool = True,
+    desc: str = "caching features",
 ) -> FeatureDataset:
-    """Run ``encoder.trunk`` over every (unaugmented) sample of ``dataset`` and save the
+    """Run ``encoder.trunk`` over every sample of ``dataset`` (one draw of its crops) and save the
     outputs and labels to ``path`` (safetensors); reuse the file when it exists."""
     from safetensors.torch import load_file, save_file
     from tqdm import tqdm
@@ -65,7 +72,7 @@ def build_feature_cache(
     encoder.eval()
     trunks: list[torch.Tensor] = []
     labels: list[dict[str, torch.Tensor]] = []
-    for start in tqdm(range(0, len(dataset), batch_size), desc="caching features", unit="batch", disable=not progress):
+    for start in tqdm(range(0, len(dataset), batch_size), desc=desc, unit="batch", disable=not progress):
         samples = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
         trunks.append(encoder.trunk(torch.stack([s.pop("image") for s in samples]), frozen_blocks).half())
         labels.extend(samples)

@@ -60,12 +60,15 @@ class HMRTraining(L.LightningModule):
         optimisers = self.optimizers()
         encoder_opt, disc_opt = (optimisers, None) if self.discriminator is None else optimisers
         predictions = self.forward_batch(batch)
+        # The discriminator is a fixed judge during the encoder's step: no gradients for it.
+        self._discriminator_trainable(False)
         terms = encoder_losses(
             predictions, batch, self.hmr.keypoint_mask, self.hmr.hip_indices, self.weights, self.discriminator
         )
         encoder_opt.zero_grad(set_to_none=True)
         self.manual_backward(terms["total"])
         encoder_opt.step()
+        self._discriminator_trainable(True)
         schedulers = self.lr_schedulers()
         if schedulers is not None:  # manual optimisation steps its schedulers itself
             schedulers.step()
@@ -88,9 +91,16 @@ class HMRTraining(L.LightningModule):
             )
         self.log_dict(logs, prog_bar=False, batch_size=len(predictions[-1].theta))
         self.log("kp2d", terms["keypoints2d"].detach(), prog_bar=True, batch_size=len(predictions[-1].theta))
-        if self.global_step % self.config.checkpoint_every == 0:
+        # Lightning counts optimiser steps (two per batch with a discriminator): use batches.
+        batch_step = self.global_step // (2 if self.discriminator is not None else 1)
+        if batch_step % self.config.checkpoint_every == 0:
             self._log_overlay(batch, predictions[-1])
         return terms["total"].detach()
+
+    def _discriminator_trainable(self, trainable: bool) -> None:
+        if self.discriminator is not None:
+            for p in self.discriminator.parameters():
+                p.requires_grad_(trainable)
 
     def _log_overlay(self, batch, prediction) -> None:
         """Predicted (red) and labelled (green) keypoints on the first crop, for TensorBoard."""

@@ -52,21 +52,16 @@ def prepare_data(config: TrainConfig) -> dict[str, Path | None]:
     }
 
 
-def build_training(config: TrainConfig):
-    """(module, train loader, data paths) for ``config``."""
+def build_training(config: TrainConfig, start_batch: int = 0):
+    """(module, train loader, data paths) for ``config``. ``start_batch``: the batch a resumed
+    run continues from (its draws then differ from the batches already seen)."""
     from openhmr.body import load_body_model
-    from openhmr.data.dataset import CropDataset
     from openhmr.data.formats import read_spin_npz
-    from openhmr.data.mixing import MocapStream, collate
+    from openhmr.data.mixing import MixedBatches, MocapStream
     from openhmr.data.pose_bank import PoseBank
     from openhmr.nets.hmr import build_hmr
     from openhmr.nets.theta import MeanParams
-    from openhmr.train.features import (
-        Without3D,
-        build_feature_cache,
-        cache_key,
-        labelled_subset,
-    )
+    from openhmr.train.features import labelled_subset
     from openhmr.train.module import HMRTraining
 
     torch.manual_seed(config.seed)
@@ -88,25 +83,20 @@ def build_training(config: TrainConfig):
             stacklevel=2,
         )
         annotations.pose = None
-    dataset: torch.utils.data.Dataset = CropDataset(
-        annotations, res=config.data.res, augment=config.data.augment and not config.caches_features,
-        seed=config.seed, mirror_pose=body.mirror_pose,
-    )
-    if config.caches_features:  # the crops are unaugmented then: cached once, read every epoch
-        key = cache_key(paths["train"], config.backbone, weights, config.cached_blocks, config.data.res)
-        cache = Path(config.data.work_dir) / "features" / f"{Path(paths['train']).parent.name}-{key}.safetensors"
-        dataset = build_feature_cache(hmr.encoder, dataset, config.cached_blocks, cache, progress=config.progress)
-    dataset = Without3D(dataset, labelled_subset(len(dataset), config.fraction_3d, config.seed))
-    num_keypoints = len(hmr.keypoint_names)
-    loader = torch.utils.data.DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        shuffle=True,
-        drop_last=len(dataset) >= config.batch_size,
-        collate_fn=functools.partial(collate, num_keypoints=num_keypoints),
-        num_workers=config.data.num_workers,
-        persistent_workers=config.data.num_workers > 0,
-    )
+    labelled = labelled_subset(len(annotations), config.fraction_3d, config.seed)
+    main = _source_dataset(config, hmr, annotations, str(paths["train"]), labelled)
+    sources = {"synthetic": (main, 1.0)}
+    if config.data.real:
+        from openhmr.data.sources import read_annotations
+
+        real = [
+            _source_dataset(config, hmr, read_annotations(spec.strip(), config.keypoint_convention), spec.strip())
+            for spec in config.data.real.split(",") if spec.strip()
+        ]
+        share = config.data.real_share
+        sources = {"synthetic": (main, 1.0 - share), "real": (torch.utils.data.ConcatDataset(real), share)}
+    batches = MixedBatches(sources, config.batch_size, len(hmr.keypoint_names), seed=config.seed, start_batch=start_batch)
+    loader = torch.utils.data.DataLoader(_Endless(batches), batch_size=None, num_workers=0)
     mocap = None
     if config.uses_discriminator:
         bank = PoseBank.load(paths["discriminator"])
@@ -116,22 +106,76 @@ def build_training(config: TrainConfig):
     return HMRTraining(config, hmr, mocap), loader, paths
 
 
+class _Endless(torch.utils.data.IterableDataset):
+    """Lightning reads batches from a DataLoader; this one hands over ready mixed batches."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __iter__(self):
+        return self.batches
+
+
+def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=None) -> torch.utils.data.Dataset:
+    """One labelled set as training samples: augmented crops (image training) or
+    ``data.views`` cached trunk outputs per image (feature caching). ``labelled`` (N,) bool:
+    which samples keep their 3D labels under the regime (None: the set has none to drop)."""
+    from openhmr.data.dataset import CropDataset
+    from openhmr.train.features import Without3D, build_feature_cache, cache_key
+
+    d = config.data
+
+    def crops(augment: bool, seed: int) -> CropDataset:
+        return CropDataset(annotations, res=d.res, augment=augment, seed=seed, mirror_pose=hmr.body.mirror_pose)
+
+    if not config.caches_features:
+        dataset = crops(d.augment, config.seed)
+        return dataset if labelled is None else Without3D(dataset, labelled)
+    weights = None if config.backbone_weights in (None, "none") else config.backbone_weights
+    views = []
+    for view in range(d.views):
+        # View 0 is the plain crop; the others are augmented, each with its own draws. The
+        # draws depend on the view only (not on the training seed): runs share their caches.
+        key = cache_key(name, config.backbone, weights, config.cached_blocks, d.res, view, 0)
+        path = Path(d.work_dir) / "features" / f"{_slug(name)}-v{view}-{key}.safetensors"
+        cached = build_feature_cache(
+            hmr.encoder, crops(view > 0, view), config.cached_blocks, path,
+            progress=config.progress, desc=f"caching {_slug(name)} view {view + 1}/{d.views}",
+        )
+        views.append(cached if labelled is None else Without3D(cached, labelled))
+    return views[0] if len(views) == 1 else torch.utils.data.ConcatDataset(views)
+
+
+def _slug(name: str) -> str:
+    """A short file-name-safe label for a source: its folder or file name and split."""
+    path, _, split = name.rpartition(":") if ":" in Path(name).name else (name, "", "")
+    p = Path(path)
+    stem = p.parent.name if p.name == "annotations.npz" else p.stem
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in stem + (f"_{split}" if split else ""))
+
+
 def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     """Train; returns the path of the final ``model.safetensors``."""
     import lightning as L
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from openhmr.io import atomic_path
-    from openhmr.train.checkpoint import save_weights
+    from openhmr.nets.weights_io import save_weights
 
     out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if resume is not None and not Path(resume).is_file():
         raise OpenHMRError(f"Cannot resume: {resume} does not exist.")
-    module, loader, paths = build_training(config)
+    out.mkdir(parents=True, exist_ok=True)
+    per_batch = optimiser_steps_per_batch(config)
+    start_batch = 0
+    if resume is not None:
+        try:
+            start_batch = int(torch.load(resume, map_location="cpu", weights_only=True)["global_step"]) // per_batch
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to replace
+            raise OpenHMRError(f"Cannot resume from {resume}: not a readable training checkpoint ({type(e).__name__}).") from None
+    module, loader, paths = build_training(config, start_batch)
     with atomic_path(out / "config.json") as tmp:
         tmp.write_text(json.dumps(config.to_dict(), indent=2))
-    per_batch = optimiser_steps_per_batch(config)
 
     class SaveEverything(L.Callback):
         """Every ``checkpoint_every`` steps: a resumable Lightning checkpoint (and last.ckpt)
@@ -173,7 +217,11 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     )
     # Checkpoints hold tensors and plain containers only: read them without unpickling code.
     trainer.fit(module, loader, ckpt_path=str(resume) if resume else None, weights_only=True)
-    return out / "model.safetensors"
+    final = out / "model.safetensors"
+    if not final.exists() and trainer.is_global_zero:
+        # Lightning skips the end of a run resumed at its last step: the weights still belong there.
+        save_weights(module.hmr, final, SaveEverything()._extra(trainer))
+    return final
 
 
 def quiet_lightning() -> None:

@@ -14,7 +14,9 @@ from openhmr.errors import OpenHMRError
 from openhmr.io import atomic_path
 from openhmr.nets.hmr import HMR, build_hmr
 
-FORMAT = "openhmr-hmr-1"
+# Format 2: ReLU in the IEF MLP, positive camera scale and bounded shape (see nets/theta.py).
+FORMAT = "openhmr-hmr-2"
+OLDER_FORMATS = ("openhmr-hmr-1",)
 
 
 def network_state(hmr: HMR) -> dict[str, torch.Tensor]:
@@ -25,7 +27,7 @@ def network_state(hmr: HMR) -> dict[str, torch.Tensor]:
 def save_weights(hmr: HMR, path: str | Path, extra: dict | None = None) -> Path:
     """Write ``path`` (.safetensors). ``extra`` (JSON-able) lands in the metadata, e.g. the
     training config and step."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     body = hmr.body
     meta = {
@@ -37,14 +39,19 @@ def save_weights(hmr: HMR, path: str | Path, extra: dict | None = None) -> Path:
         "rotation": hmr.layout.rotation,
         "iterations": hmr.regressor.iterations,
         "keypoint_convention": hmr.keypoint_convention,
+        "relu": hmr.regressor.relu,
+        "bounded_shape": hmr.layout.bounded_shape,
     }
     tensors = {
         k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in network_state(hmr).items()
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Serialised in memory and written through our atomic writer: safetensors' own file writer
+    # leaves private (0600) files and temporaries of its own behind when killed.
+    data = save(tensors, metadata={"openhmr": json.dumps(meta), "extra": json.dumps(extra or {})})
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"openhmr": json.dumps(meta), "extra": json.dumps(extra or {})})
+        tmp.write_bytes(data)
     return path
 
 
@@ -63,6 +70,11 @@ def read_metadata(path: str | Path) -> tuple[dict, dict]:
     if "openhmr" not in meta:
         raise OpenHMRError(f"Checkpoint {path} was not written by openhmr (no architecture in its metadata).")
     arch = json.loads(meta["openhmr"])
+    if arch.get("format") in OLDER_FORMATS:
+        raise OpenHMRError(
+            f"Checkpoint {path} was written by an older openhmr ({arch['format']}) whose network differs "
+            f"(no ReLU in the regressor, unbounded outputs); retrain it with this version or use the shipped model."
+        )
     if arch.get("format") != FORMAT:
         raise OpenHMRError(f"Checkpoint {path} has format {arch.get('format')!r}; this openhmr reads {FORMAT!r}.")
     return arch, json.loads(meta.get("extra", "{}"))
@@ -86,6 +98,8 @@ def load_hmr(path: str | Path, body: BodyModel) -> HMR:
         rotation=arch["rotation"],
         iterations=arch["iterations"],
         keypoint_convention=arch["keypoint_convention"],
+        relu=arch["relu"],
+        bounded=arch["bounded_shape"],
     )
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
     missing, unexpected = hmr.load_state_dict(state, strict=False)

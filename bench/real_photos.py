@@ -1,0 +1,77 @@
+"""The network alone on real photos and on the held-out synthetic test set.
+
+    python bench/real_photos.py [--data ../shared/data/real] [--checkpoint W] [--synth-test runs/data/test/annotations.npz]
+
+LSP test (images 1001-2000) and coco-mini val: PCK@0.05 / @0.1 of the person's box, the
+labelled box given (LSP: the labelled joints' extent; COCO: its box), on the joints the model
+predicts. Synthetic: PA-MPJPE on the test clips' COCO-23 keypoints (mm). Prints one JSON line last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "real"), help="folder with lsp/ and coco-mini/")
+    parser.add_argument("--checkpoint", help="weights .safetensors (default: the shipped model)")
+    parser.add_argument("--synth-test", default=str(ROOT / "runs" / "data" / "test" / "annotations.npz"),
+                        help="held-out synthetic annotations (rendered by `openhmr train`; skipped when absent)")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N people of each set (quick checks)")
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args()
+
+    from openhmr.body import load_body_model
+    from openhmr.nets.weights_io import load_hmr, read_metadata
+    from openhmr.predict.predictor import SHIPPED
+    from openhmr.train.evaluate import evaluate, evaluate_2d, read_eval_set
+
+    checkpoint = Path(args.checkpoint) if args.checkpoint else SHIPPED
+    arch, _ = read_metadata(checkpoint)
+    body = load_body_model(arch["body_model"])
+    hmr = load_hmr(checkpoint, body)
+    data = Path(args.data)
+    result: dict = {"checkpoint": str(checkpoint)}
+
+    def limited(ann):
+        if args.limit:
+            import dataclasses
+
+            import numpy as np
+
+            for field in dataclasses.fields(ann):
+                value = getattr(ann, field.name)
+                if isinstance(value, np.ndarray) and len(value) == len(ann.imgname):
+                    setattr(ann, field.name, value[: args.limit])
+        return ann
+
+    start = time.perf_counter()
+    for key, spec, protocol in (("lsp_test", f"{data / 'lsp'}:test", "lsp"),
+                                ("coco_val", str(data / "coco-mini" / "person_keypoints_val2017.json"), "coco")):  # fmt: skip
+        metrics = evaluate_2d(hmr, limited(read_eval_set(spec, protocol)), protocol)
+        result[f"{key}_pck05"], result[f"{key}_pck10"] = metrics["pck05"], metrics["pck10"]
+        result[f"{key}_people"] = metrics["num_images"]
+        result[f"{key}_per_joint_pck10"] = metrics["per_joint_pck10"]
+    synth = Path(args.synth_test)
+    result["synth_pa_mpjpe"] = result["synth_mpjpe"] = None
+    if synth.is_file():
+        metrics = evaluate(hmr, limited(read_eval_set(synth, "synth")), "synth")
+        result["synth_pa_mpjpe"], result["synth_mpjpe"] = metrics["pa_mpjpe"], metrics["mpjpe"]
+        result["synth_pck05"] = metrics["pck05"]
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    line = json.dumps(result)
+    if args.out:
+        from openhmr.io import write_json
+
+        write_json(args.out, result)
+    print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""One way to name a labelled set on the command line or in a config: ``PATH`` or
+``PATH:SPLIT``. A folder holding ``joints.mat`` is LSP / LSP-extended, a ``.json`` file COCO
+keypoints, a ``.npz`` file SPIN-style annotations (openhmr's synthetic sets included)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openhmr.data.formats import Annotations, read_coco_json, read_spin_npz
+from openhmr.errors import OpenHMRError
+
+SPLITS = ("train", "test", "all")
+
+
+def parse_source(spec: str) -> tuple[Path, str]:
+    """``"../lsp:test"`` -> (Path("../lsp"), "test"); no split means ``all``."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and tail in SPLITS:
+        return Path(head), tail
+    return Path(spec), "all"
+
+
+def read_annotations(spec: str, convention: str = "coco23") -> Annotations:
+    """The annotations named by ``spec`` in ``convention`` (one clear sentence when unknown)."""
+    path, split = parse_source(spec)
+    if path.is_dir() and (path / "joints.mat").is_file():
+        from openhmr.data.lsp import read_lsp
+
+        return read_lsp(path, split, convention)
+    if split != "all":
+        raise OpenHMRError(f"{spec}: a split (:{split}) applies to LSP folders only.")
+    if path.suffix == ".json" and path.is_file():
+        return read_coco_json(path, convention)
+    if path.suffix == ".npz" and path.is_file():
+        return read_spin_npz(path, convention)
+    if not path.exists():
+        raise OpenHMRError(f"Labelled set {path} does not exist.")
+    raise OpenHMRError(
+        f"Cannot tell the format of {path}: give an LSP folder (with joints.mat), a COCO keypoint .json or a SPIN-style .npz."
+    )
