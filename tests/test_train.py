@@ -218,3 +218,80 @@ def test_real_photos_fill_their_share_of_every_batch(experiment, tmp_path):
     has3d = batch["keypoints3d"][..., 3].sum(1) > 0
     assert has3d.tolist() == [True] * 6 + [False] * 2
     assert batch["has_params"].tolist() == [1.0] * 6 + [0.0] * 2
+
+
+def test_resume_survives_a_torn_checkpoint_write(experiment, tmp_path, caplog):
+    """What a kill during a checkpoint write leaves (a 0-byte last.ckpt, temporary files) does
+    not stop a resume: leftovers are removed, the newest readable checkpoint is used, and the
+    run ends with loadable final weights of the right step, in ordinary file permissions."""
+    import os
+
+    from safetensors.torch import load_file
+
+    root, bank_path, _ = experiment
+    out = tmp_path / "run"
+    common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16", "data.num_test=8",
+              "batch_size=8", "checkpoint_every=2", f"out_dir={out}", "progress=false", "regime=2d-only"]  # fmt: skip
+    assert main(["train", *common, "steps=4"]) == 0
+    ckpts = out / "checkpoints"
+    (ckpts / "last.ckpt").write_bytes(b"")  # torn write
+    (ckpts / "step_0000004.ckpt").write_bytes(b"PK\x03\x04 truncated")
+    leftover = ckpts / ".last.ckpt.abc123.part.ckpt"
+    leftover.write_bytes(b"x" * 100)
+    (out / "model.safetensors").unlink()
+    assert main(["train", *common, "steps=6", "--resume", str(ckpts / "last.ckpt")]) == 0
+    assert not leftover.exists()
+    assert "resuming from" in caplog.text and "step_0000002.ckpt" in caplog.text
+    assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 6  # 2 lost steps, not 4
+    assert set(load_file(out / "model.safetensors")) and (os.stat(out / "model.safetensors").st_mode & 0o044)
+
+
+def test_an_unreadable_resume_file_is_one_sentence_and_creates_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"")
+    out = tmp_path / "never"
+    code = main(["train", "data.poses=bank.npz", f"out_dir={out}", "--resume", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 1 and "not a readable training checkpoint" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_training_killed_with_sigkill_resumes_and_finishes(experiment, tmp_path):
+    """A real `openhmr train` process is SIGKILLed twice (after its first checkpoint, and as
+    soon as a later one starts to be written); each resume loses at most one interval and the
+    run ends with loadable final weights."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from safetensors.torch import load_file
+
+    root, bank_path, _ = experiment
+    out = tmp_path / "run"
+    ckpts = out / "checkpoints"
+    command = [sys.executable, "-m", "openhmr.cli", "train", f"data.poses={bank_path}", f"data.work_dir={root / 'data'}",
+               "data.num_train=16", "data.num_test=8", "batch_size=8", "checkpoint_every=2", f"out_dir={out}",
+               "progress=false", "regime=2d-only", "steps=12"]  # fmt: skip
+
+    def run_until(condition, resume=None):
+        process = subprocess.Popen(command + (["--resume", str(resume)] if resume else []), stderr=subprocess.DEVNULL)
+        deadline = time.time() + 300
+        while process.poll() is None and not condition() and time.time() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def saved_steps():
+        return sorted(int(p.stem.split("_")[1]) for p in ckpts.glob("step_*.ckpt")) if ckpts.is_dir() else []
+
+    run_until(lambda: bool(saved_steps()))
+    first = saved_steps()[-1]
+    run_until(lambda: any(ckpts.glob(".*.part*")) or saved_steps()[-1] > first + 2, resume=ckpts / "last.ckpt")
+    second = saved_steps()[-1]
+    assert second >= first
+    done = subprocess.run(command + ["--resume", str(ckpts / "last.ckpt")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 12
+    assert load_file(out / "model.safetensors") and not list(ckpts.glob(".*.part*"))

@@ -161,18 +161,17 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
 
     from openhmr.io import atomic_path
     from openhmr.nets.weights_io import save_weights
+    from openhmr.train.checkpoints import AtomicCheckpointIO, remove_leftovers, resume_point
 
     out = Path(config.out_dir)
-    if resume is not None and not Path(resume).is_file():
-        raise OpenHMRError(f"Cannot resume: {resume} does not exist.")
-    out.mkdir(parents=True, exist_ok=True)
     per_batch = optimiser_steps_per_batch(config)
     start_batch = 0
-    if resume is not None:
-        try:
-            start_batch = int(torch.load(resume, map_location="cpu", weights_only=True)["global_step"]) // per_batch
-        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to replace
-            raise OpenHMRError(f"Cannot resume from {resume}: not a readable training checkpoint ({type(e).__name__}).") from None
+    if resume is not None:  # checked before anything is created or loaded
+        resume, step = resume_point(resume)
+        start_batch = step // per_batch
+    out.mkdir(parents=True, exist_ok=True)
+    for path in remove_leftovers(out):
+        log.warning("removed %s, left by an interrupted checkpoint write", path)
     module, loader, paths = build_training(config, start_batch)
     with atomic_path(out / "config.json") as tmp:
         tmp.write_text(json.dumps(config.to_dict(), indent=2))
@@ -208,6 +207,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
         precision=config.precision,
         logger=TensorBoardLogger(str(out), name="logs", version=""),
         callbacks=[SaveEverything()],
+        plugins=[AtomicCheckpointIO()],
         enable_checkpointing=False,
         enable_progress_bar=config.progress,
         enable_model_summary=False,
