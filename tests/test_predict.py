@@ -158,6 +158,28 @@ def test_boxes_from_openpose_and_coco_keypoint_files(tmp_path, checkpoint):
     assert json.loads((tmp_path / "o" / "a.json").read_text())["people"][0]["bbox"] == pytest.approx([100, 50, 50, 190])
 
 
+def test_a_folder_of_openpose_files_is_matched_to_images_by_name(tmp_path, checkpoint, capsys):
+    from openhmr.predict.detect import boxes_from_keypoints, read_keypoint_file
+
+    folder = tmp_path / "openpose"
+    folder.mkdir()
+    for stem, x in (("a", 100), ("b", 20)):
+        points = [x, 50, 0.9, x + 50, 200, 0.8]
+        (folder / f"{stem}_keypoints.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": points}]}))
+    data = read_keypoint_file(folder)
+    assert boxes_from_keypoints(data, "b.png", 320, 240)[0].bbox == pytest.approx((20.0, 50.0, 50.0, 150.0))
+    assert boxes_from_keypoints(data, "elsewhere/c.png", 320, 240) == []
+    images = tmp_path / "images"
+    images.mkdir()
+    for stem in ("a", "b", "c"):
+        Image.fromarray(person_photo()).save(images / f"{stem}.png")
+    code = main(["predict", str(images), "--keypoints", str(folder), "--out", str(tmp_path / "o"),
+                 "--checkpoint", str(checkpoint), "--quiet"])  # fmt: skip
+    assert code == 1 and "c.png: no person found" in capsys.readouterr().err  # c has no keypoint file
+    for stem, x in (("a", 100), ("b", 20)):
+        assert json.loads((tmp_path / "o" / f"{stem}.json").read_text())["people"][0]["bbox"][0] == x
+
+
 def test_video_frames_are_sampled_one_result_each(tmp_path, checkpoint):
     cv2 = pytest.importorskip("cv2")
     path = tmp_path / "clip.avi"

@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--checkpoint", help="weights .safetensors (default: the shipped Anny model)")
     predict.add_argument("--body-model", default="anny", help="'anny' (default) or an SMPL file, to match the checkpoint")
     predict.add_argument("--bbox", help="x,y,w,h: the person's box in pixels, for every input (no detector)")
-    predict.add_argument("--keypoints", help="OpenPose or COCO keypoint JSON to take people's boxes from")
+    predict.add_argument("--keypoints", help="OpenPose or COCO keypoint JSON, or a folder of OpenPose <stem>_keypoints.json files, to take people's boxes from")
     predict.add_argument("--no-detector", action="store_true", help="skip MediaPipe: the whole image is the box")
     predict.add_argument("--focal", type=_positive_float, help="focal length in pixels (default: the image diagonal)")
     predict.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default: cpu")

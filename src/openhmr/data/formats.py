@@ -82,12 +82,17 @@ def read_spin_npz(path: str | Path, convention: str = "coco23", image_root: str 
             data = {k: f[k] for k in f.files}
     except (OSError, ValueError) as e:
         raise OpenHMRError(f"Cannot read {path} as a SPIN-style .npz ({e}).") from None
-    missing = [k for k in ("imgname", "center", "scale", "part") if k not in data]
+    # SPIN's 3DPW test file holds parameters instead of keypoints (no part, no S): its
+    # ground truth comes from the body model (see openhmr.train.evaluate).
+    required = ("imgname", "center", "scale") + (() if {"pose", "shape"} <= set(data) else ("part",))
+    missing = [k for k in required if k not in data]
     if missing:
-        raise OpenHMRError(f"{path}: missing {missing}; a SPIN-style .npz has imgname, center, scale and part.")
+        raise OpenHMRError(f"{path}: missing {missing}; a SPIN-style .npz has imgname, center, scale and part (or pose and shape).")
     n = len(data["imgname"])
     source = str(data.get("keypoint_convention", "spin24"))
     k = len(kp.convention_names(source))
+    if "part" not in data:
+        data["part"] = np.zeros((n, k, 3))
     if data["part"].shape != (n, k, 3):
         raise OpenHMRError(f"{path}: 'part' has shape {data['part'].shape}, expected ({n}, {k}, 3) in the {source} order.")
     problems: dict[str, int] = {}

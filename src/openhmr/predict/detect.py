@@ -106,9 +106,19 @@ class MediaPipeDetector:
         self.pose.close()
 
 
+OPENPOSE_SUFFIX = "_keypoints.json"
+
+
 def read_keypoint_file(path: str | Path) -> dict:
-    """An OpenPose or COCO keypoint JSON, read once for every image it labels."""
+    """An OpenPose or COCO keypoint JSON, read once for every image it labels; or a folder of
+    OpenPose files named as OpenPose writes them (``<image stem>_keypoints.json``), each
+    matched to its image by name."""
     path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob(f"*{OPENPOSE_SUFFIX}"))
+        if not files:
+            raise OpenHMRError(f"{path} holds no OpenPose files (<image name>{OPENPOSE_SUFFIX}).")
+        return {"per_image": {f.name[: -len(OPENPOSE_SUFFIX)]: read_keypoint_file(f) for f in files}}
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as e:
@@ -120,7 +130,11 @@ def read_keypoint_file(path: str | Path) -> dict:
 
 def boxes_from_keypoints(data: dict, image_name: str, width: int, height: int, min_confidence: float = 0.1) -> list[Detection]:
     """People's boxes from a keypoint file's contents (:func:`read_keypoint_file`). COCO files
-    list many images: the entry whose ``file_name`` matches ``image_name`` is used."""
+    list many images: the entry whose ``file_name`` matches ``image_name`` is used; a folder
+    of OpenPose files gives the image's own file (none: no boxes)."""
+    if "per_image" in data:
+        own = data["per_image"].get(Path(image_name).stem)
+        return [] if own is None else boxes_from_keypoints(own, image_name, width, height, min_confidence)
     if "people" in data:
         people = [np.asarray(p.get("pose_keypoints_2d", []), dtype=np.float64).reshape(-1, 3) for p in data["people"]]
     else:

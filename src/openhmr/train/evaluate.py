@@ -80,9 +80,14 @@ def evaluate(
     spec = PROTOCOLS[protocol]
     if annotations.convention != spec.convention:
         raise OpenHMRError(f"Annotations are in {annotations.convention}; protocol {protocol} needs {spec.convention}.")
-    if annotations.keypoints3d is None:
-        raise OpenHMRError("The evaluation set has no 3D joints (SPIN field 'S').")
     body = hmr.body
+    params_known = (
+        annotations.pose is not None and annotations.body_model == body.name and annotations.shape is not None
+    )
+    if annotations.keypoints3d is None and not params_known:
+        raise OpenHMRError(
+            f"The evaluation set has no 3D joints (SPIN field 'S') and no {body.name} parameters (pose, shape) to make them from."
+        )
     names = kp.convention_names(spec.convention)
     hips = names.index("left_hip"), names.index("right_hip")
     regressor = None
@@ -97,9 +102,6 @@ def evaluate(
             f"The {body.name} body lacks {', '.join(missing)} of protocol {protocol}; pass --joint-regressor "
             f"FILE (for SMPL and H36M: J_regressor_h36m.npy, shape ({len(names)}, V))."
         )
-    params_known = (
-        annotations.pose is not None and annotations.body_model == body.name and annotations.shape is not None
-    )
     dataset = CropDataset(annotations, augment=False)
     was_training = hmr.training
     hmr.eval()
@@ -117,7 +119,8 @@ def evaluate(
             out = body(final.rotmats[:, 0], final.rotmats[:, 1:], final.shape)
             points, _ = out.keypoints_as(spec.convention)
         pred3d.append(points)
-        gt3d.append(torch.stack([s["keypoints3d"] for s in samples]))
+        if annotations.keypoints3d is not None:
+            gt3d.append(torch.stack([s["keypoints3d"] for s in samples]))
         # 2D: the network's own keypoints, re-indexed into the protocol's convention.
         p2d = final.keypoints2d.index_select(1, hmr_index) if bool(hmr_mask.any()) else None
         pred2d.append(p2d)
@@ -129,7 +132,12 @@ def evaluate(
             gt_rot = axis_angle_to_matrix(pose)
             gt_shape = torch.from_numpy(np.asarray(annotations.shape[indices], dtype=np.float32))
             gt_out = body(gt_rot[:, 0], gt_rot[:, 1:], gt_shape)
-            gt_kp, _ = gt_out.keypoints_as(spec.convention)
+            if regressor is not None:
+                gt_kp = torch.einsum("kv,bvc->bkc", regressor, gt_out.vertices)
+            else:
+                gt_kp, _ = gt_out.keypoints_as(spec.convention)
+            if annotations.keypoints3d is None:  # ground truth from the parameters (3DPW's layout)
+                gt3d.append(torch.cat([gt_kp, torch.ones_like(gt_kp[..., :1])], dim=-1))
             pv = final.vertices - mid_hip(points, hips)
             gv = gt_out.vertices - mid_hip(gt_kp, hips)
             vertex_errors.append((pv - gv).norm(dim=-1).mean(dim=1))

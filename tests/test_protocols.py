@@ -1,0 +1,98 @@
+"""`openhmr eval` protocols h36m-p1, h36m-p2 and 3dpw with --joint-regressor, on small files in
+SPIN's layouts that the tests write themselves, with the SMPL-format test body."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from openhmr.cli import main
+from openhmr.geometry.rotations import axis_angle_to_matrix
+from openhmr.nets.hmr import HMR, build_hmr
+from openhmr.nets.weights_io import save_weights
+
+N = 3
+
+
+class FixedHMR(HMR):
+    """Predicts one fixed body for every crop: the protocols' ground-truth path is then checked
+    exactly (zero error when the fixed body is the labelled one)."""
+
+    def set_params(self, pose: torch.Tensor, shape: torch.Tensor):
+        rots = self.layout.encode(axis_angle_to_matrix(pose.view(1, -1, 3)))
+        self.fixed = self.layout.from_params(torch.tensor([[0.9, 0.0, 0.0]]), rots, shape[None])
+        return self
+
+    def forward(self, images, decode="all", trunk=None, frozen_blocks=None):
+        return [self.decode_theta(self.fixed.expand(len(images), -1))]
+
+
+def write_set(folder, pose, shape, with_keypoints=None):
+    """SPIN's layout: 3DPW (imgname, center, scale, pose, shape, gender) or, given keypoints
+    (N, 24, 4) in SPIN's order, H36M's (imgname, center, scale, part, S)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(N):
+        Image.new("RGB", (64, 64), (100, 120, 140)).save(folder / f"{i}.jpg")
+    fields = {"imgname": np.array([f"{i}.jpg" for i in range(N)]), "center": np.full((N, 2), 32.0), "scale": np.full(N, 0.3)}
+    if with_keypoints is None:
+        fields.update(pose=np.repeat(pose[None], N, 0), shape=np.repeat(shape[None], N, 0), gender=np.array(["m"] * N))
+    else:
+        fields.update(part=np.zeros((N, 24, 3)), S=with_keypoints)
+    path = folder / "set.npz"
+    np.savez(path, **fields)
+    return path
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, smpl_body):
+    root = tmp_path_factory.mktemp("protocols")
+    rng = np.random.default_rng(1)
+    pose = rng.normal(0, 0.2, 72).astype(np.float32)
+    pose[:3] = 0
+    shape = rng.normal(0, 0.5, 10).astype(np.float32)
+    vertices = int(smpl_body.faces.max()) + 1
+    regressors = {}
+    for name, k in (("h36m", 17), ("lsp", 14)):
+        weights = rng.random((k, vertices)) * (rng.random((k, vertices)) < 0.01)
+        regressors[name] = root / f"J_{name}.npy"
+        np.save(regressors[name], (weights / weights.sum(1, keepdims=True)).astype(np.float32))
+    torch.manual_seed(0)
+    checkpoint = save_weights(build_hmr(smpl_body, backbone="resnet10t", backbone_weights=None), root / "w.safetensors")
+    return root, pose, shape, regressors, checkpoint
+
+
+def test_3dpw_layout_takes_its_truth_from_the_parameters(setup, smpl_body):
+    from openhmr.train.evaluate import evaluate, read_eval_set
+
+    root, pose, shape, regressors, _ = setup
+    data = read_eval_set(write_set(root / "3dpw", pose, shape), "3dpw")
+    hmr = FixedHMR(smpl_body, *(lambda h: (h.encoder, h.regressor, h.layout))(build_hmr(smpl_body, "resnet10t", None)))
+    exact = evaluate(hmr.set_params(torch.from_numpy(pose), torch.from_numpy(shape)), data, "3dpw",
+                     joint_regressor=regressors["lsp"], progress=False)  # fmt: skip
+    assert exact["mpjpe"] == pytest.approx(0, abs=0.5) and exact["pve"] == pytest.approx(0, abs=0.5)
+    bent = pose.copy()
+    bent[3 * 18 : 3 * 18 + 3] += [0, 0, 1.0]  # one elbow turned by a radian
+    off = evaluate(hmr.set_params(torch.from_numpy(bent), torch.from_numpy(shape)), data, "3dpw",
+                   joint_regressor=regressors["lsp"], progress=False)  # fmt: skip
+    assert off["mpjpe"] > 5 and off["pve"] > 5
+
+
+@pytest.mark.parametrize("protocol", ["h36m-p1", "h36m-p2", "3dpw"])
+def test_each_protocol_runs_from_the_command_line(setup, smpl_npz, protocol, tmp_path, capsys):
+    root, pose, shape, regressors, checkpoint = setup
+    if protocol == "3dpw":
+        data, regressor = write_set(root / "3dpw", pose, shape), regressors["lsp"]
+    else:
+        keypoints = np.concatenate([np.random.default_rng(2).normal(0, 0.3, (N, 24, 3)) + [0, 0, 4], np.ones((N, 24, 1))], -1)
+        data, regressor = write_set(root / "h36m", pose, shape, with_keypoints=keypoints), regressors["h36m"]
+    out = tmp_path / "eval.json"
+    args = ["eval", "--checkpoint", str(checkpoint), "--body-model", str(smpl_npz), "--data", str(data),
+            "--protocol", protocol, "--out", str(out)]  # fmt: skip
+    assert main(args) == 1 and "--joint-regressor" in capsys.readouterr().err  # SMPL lacks the protocol's joints
+    assert main([*args, "--joint-regressor", str(regressor)]) == 0
+    result = json.loads(out.read_text())
+    assert result["num_images"] == N and result["pa_mpjpe"] > 0
+    assert (result["mpjpe"] is None) == (protocol == "h36m-p2")
+    assert (result["pve"] is not None) == (protocol == "3dpw")
