@@ -9,7 +9,6 @@ import torch
 from conftest import load_npz, random_pose
 
 from openhmr.body import load_body_model
-from openhmr.body.smpl_file import UnsafeModelFileError
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 

@@ -149,16 +149,6 @@ def test_mean_of_rotations_is_a_rotation_mean():
     assert torch.allclose(mean_body_pose(poses)[:, 2], torch.full((3,), 0.4), atol=1e-6)
 
 
-def test_mean_params_file_round_trip_and_shape_check(tmp_path, anny_body, smpl_body):
-    params = MeanParams.default(anny_body)
-    params.body_pose[3] = torch.tensor([0.1, 0.2, 0.3])
-    params.save(tmp_path / "mean.npz")
-    loaded = MeanParams.load(tmp_path / "mean.npz", anny_body)
-    assert torch.equal(loaded.body_pose, params.body_pose)
-    with pytest.raises(OpenHMRError, match="expected \\(23, 3\\) for the smpl body model"):
-        MeanParams.load(tmp_path / "mean.npz", smpl_body)
-
-
 def test_shipped_lite0_weights_classify_a_real_photo():
     skimage_data = pytest.importorskip("skimage.data")
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()

@@ -107,14 +107,13 @@ class MixedBatches:
 
 class MocapStream:
     """Endless batches of real poses for the discriminator: body rotations (B, J-1, 3, 3) and
-    shapes (B, S), uniform within the body's shape bounds unless ``shape_sampler`` is given."""
+    shapes (B, S), uniform within the body's shape bounds."""
 
-    def __init__(self, bank: PoseBank, batch_size: int, shape_low: torch.Tensor, shape_high: torch.Tensor, seed: int = 0, shape_sampler=None):
+    def __init__(self, bank: PoseBank, batch_size: int, shape_low: torch.Tensor, shape_high: torch.Tensor, seed: int = 0):
         self.poses = torch.from_numpy(bank.body_pose).float()
         self.batch_size = batch_size
         self.low, self.high = shape_low.float(), shape_high.float()
         self.generator = torch.Generator().manual_seed(seed)
-        self.shape_sampler = shape_sampler
 
     def __iter__(self):
         return self
@@ -128,9 +127,6 @@ class MocapStream:
 
     def _draw(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.randint(len(self.poses), (self.batch_size,), generator=generator)
-        if self.shape_sampler is not None:
-            shape = self.shape_sampler(self.batch_size)
-        else:
-            u = torch.rand(self.batch_size, self.low.shape[0], generator=generator)
-            shape = self.low + (self.high - self.low) * u
+        u = torch.rand(self.batch_size, self.low.shape[0], generator=generator)
+        shape = self.low + (self.high - self.low) * u
         return axis_angle_to_matrix(self.poses[index]), shape

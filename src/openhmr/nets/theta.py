@@ -13,14 +13,11 @@ puts the body behind the camera) and, for a body with hard shape bounds (Anny), 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
-import numpy as np
 import roma
 import torch
 
 from openhmr.body.base import BodyModel
-from openhmr.errors import OpenHMRError
 from openhmr.geometry import rotations
 
 ROTATION_DIMS = {"axis_angle": 3, "6d": 6}
@@ -137,29 +134,6 @@ class MeanParams:
         """Mean mocap pose of a bank (N, J-1, 3), the body's mean shape, HMR's camera."""
         default = cls.default(body)
         return cls(mean_body_pose(poses).float(), default.shape, default.camera)
-
-    def save(self, path: str | Path) -> None:
-        from openhmr.io import atomic_path
-
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, body_pose=self.body_pose.numpy(), shape=self.shape.numpy(), camera=self.camera.numpy())
-
-    @classmethod
-    def load(cls, path: str | Path, body: BodyModel) -> MeanParams:
-        try:
-            with np.load(Path(path).expanduser(), allow_pickle=False) as f:
-                params = cls(*(torch.from_numpy(f[k]).float() for k in ("body_pose", "shape", "camera")))
-        except (OSError, KeyError, ValueError) as e:
-            raise OpenHMRError(f"Cannot read mean parameters from {path} ({e}).") from None
-        expected = {"body_pose": (body.num_body_joints, 3), "shape": (body.shape_dim,), "camera": (3,)}
-        for key, shape in expected.items():
-            if tuple(getattr(params, key).shape) != shape:
-                raise OpenHMRError(
-                    f"{path}: {key!r} has shape {tuple(getattr(params, key).shape)}, expected {shape} "
-                    f"for the {body.name} body model."
-                )
-        return params
 
     def theta(self, layout: ThetaLayout) -> torch.Tensor:
         """The mean as a raw θ vector (D,) in ``layout`` (see :meth:`ThetaLayout.to_params`)."""

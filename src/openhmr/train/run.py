@@ -9,7 +9,6 @@ keypoint overlays when training on images).
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import warnings
