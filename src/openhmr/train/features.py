@@ -62,7 +62,7 @@ def build_feature_cache(
 ) -> FeatureDataset:
     """Run ``encoder.trunk`` over every sample of ``dataset`` (one draw of its crops) and save the
     outputs and labels to ``path`` (safetensors); reuse the file when it exists."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file, save
     from tqdm import tqdm
 
     path = Path(path)
@@ -82,8 +82,8 @@ def build_feature_cache(
     tensors["trunk"] = torch.cat(trunks)
     tensors = {k: v.contiguous() for k, v in tensors.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
+    with atomic_path(path) as tmp:  # bytes through our writer: ordinary permissions, no stray temp files
+        tmp.write_bytes(save(tensors))
     return FeatureDataset(tensors)
 
 
