@@ -45,9 +45,10 @@ def main() -> None:
 
             import numpy as np
 
+            n = len(ann.imgname)
             for field in dataclasses.fields(ann):
                 value = getattr(ann, field.name)
-                if isinstance(value, np.ndarray) and len(value) == len(ann.imgname):
+                if isinstance(value, np.ndarray) and value.shape[:1] == (n,):
                     setattr(ann, field.name, value[: args.limit])
         return ann
 
