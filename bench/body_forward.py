@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,7 +37,8 @@ def main() -> None:
 
     from openhmr.body import load_body_model
     from openhmr.body.smpl_file import load_smpl_arrays
-    from openhmr.body.synthetic_smpl import write_smpl_like_npz
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the SMPL-format test fixture
+    from smpl_fixture import write_smpl_like_npz
     from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
     torch.manual_seed(0)

@@ -19,7 +19,7 @@ def anny_body():
 
 @pytest.fixture(scope="session")
 def smpl_npz(tmp_path_factory) -> Path:
-    from openhmr.body.synthetic_smpl import write_smpl_like_npz
+    from smpl_fixture import write_smpl_like_npz
 
     return write_smpl_like_npz(tmp_path_factory.mktemp("smpl") / "SMPL_TEST.npz", seed=3)
 
