@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--regimes", default=",".join(REGIMES))
+    parser.add_argument("--frozen-blocks", default="6", help="encoder blocks frozen and cached (the shipped recipe: 6)")
     parser.add_argument("--eval-only", action="store_true", help="re-evaluate the models already trained in --work-dir")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "weak_supervision.json")
     args = parser.parse_args()
@@ -91,7 +92,7 @@ def main() -> None:
     bank = pose_bank(args.poses, args.work_dir)
     common = [f"data.poses={bank}", f"data.work_dir={data_dir}", f"data.num_train={args.num_train}",
               f"data.num_test={args.num_test}", f"steps={args.steps}", f"batch_size={args.batch_size}", f"lr={args.lr}",
-              f"checkpoint_every={args.steps}", "lr_schedule=cosine"]  # fmt: skip
+              f"checkpoint_every={args.steps}", "lr_schedule=cosine", f"frozen_blocks={args.frozen_blocks}"]  # fmt: skip
     if args.real:
         common.append(f"data.real={args.real}")
     paths = prepare_data(load_config(None, common))
@@ -135,6 +136,7 @@ def main() -> None:
         "test_images": len(test),
         "train_images": args.num_train,
         "steps": args.steps,
+        "frozen_blocks": args.frozen_blocks,
         "batch_size": args.batch_size,
         "lr": args.lr,
         "monster_reference": "training clips only",
