@@ -244,6 +244,10 @@ def test_resume_survives_a_torn_checkpoint_write(experiment, tmp_path, caplog):
     assert "resuming from" in caplog.text and "step_0000002.ckpt" in caplog.text
     assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 6  # 2 lost steps, not 4
     assert set(load_file(out / "model.safetensors")) and (os.stat(out / "model.safetensors").st_mode & 0o044)
+    # Killed after its last step, before the final weights: resuming at the end writes them.
+    (out / "model.safetensors").unlink()
+    assert main(["train", *common, "steps=6", "--resume", str(ckpts / "last.ckpt")]) == 0
+    assert set(load_file(out / "model.safetensors"))
 
 
 def test_an_unreadable_resume_file_is_one_sentence_and_creates_nothing(tmp_path, capsys):
