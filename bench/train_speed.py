@@ -38,7 +38,6 @@ def main() -> None:
     from openhmr.train.config import load_config
     from openhmr.train.run import (
         build_training,
-        optimiser_steps_per_batch,
         quiet_lightning,
     )
 
@@ -67,7 +66,7 @@ def main() -> None:
     timer = StepTimer()
     quiet_lightning()
     trainer = L.Trainer(
-        max_steps=args.steps * optimiser_steps_per_batch(config), accelerator="cpu", devices=1, logger=False,
+        max_steps=args.steps * config.optimiser_steps_per_batch, accelerator="cpu", devices=1, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
     )  # fmt: skip
     trainer.fit(module, loader)

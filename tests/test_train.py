@@ -203,11 +203,10 @@ def test_real_photos_fill_their_share_of_every_batch(experiment, tmp_path):
 
     root, bank_path, _ = experiment
     lsp = write_lsp(tmp_path / "lsp", people(6), extended=False)
-    config = load_config(None, [f"data.poses={bank_path}", f"data.work_dir={tmp_path / 'data'}", "data.num_train=16",
+    # The experiment's rendered images are reused (same work_dir): only the feature caches are new.
+    config = load_config(None, [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16",
                                 "data.num_test=8", "batch_size=8", "regime=paired", f"data.real={lsp},{lsp}:train",
                                 "data.real_share=0.25", "data.views=3", "progress=false"])  # fmt: skip
-    # Reuse the experiment's rendered images: only the feature caches are new.
-    config.data.work_dir = str(root / "data")
     module, loader, _ = build_training(config)
     real = loader.dataset.batches.sources["real"][0]
     assert len(real) == 2 * 6 * 3  # two sources, six people, three views each

@@ -87,6 +87,16 @@ class TrainConfig:
         return None if self.frozen_blocks == "none" else int(self.frozen_blocks)
 
     @property
+    def optimiser_steps_per_batch(self) -> int:
+        """Lightning counts optimiser steps: with a discriminator each batch takes two."""
+        return 2 if self.uses_discriminator else 1
+
+    @property
+    def encoder_weights(self) -> str | None:
+        """The backbone's starting weights, None for random initialisation."""
+        return None if self.backbone_weights in (None, "none") else self.backbone_weights
+
+    @property
     def caches_features(self) -> bool:
         return self.frozen_blocks != "off"
 

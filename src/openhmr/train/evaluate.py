@@ -28,6 +28,7 @@ from openhmr.data.dataset import CropDataset
 from openhmr.data.formats import Annotations, read_spin_npz
 from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
+from openhmr.geometry.camera import crop_to_image
 from openhmr.geometry.rotations import axis_angle_to_matrix
 from openhmr.nets.hmr import HMR
 from openhmr.train.metrics import joint_errors, mid_hip, pck
@@ -203,10 +204,7 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
         images = torch.stack([dataset[i]["image"] for i in range(start, min(start + batch_size, len(dataset)))])
         pred.append(hmr(images, decode="final")[-1].keypoints2d.index_select(1, index))
     hmr.train(was_training)
-    crop = torch.cat(pred).double()
-    # Crop coordinates [-1, 1] back to image pixels: the crop spans box_size about center.
-    center = torch.from_numpy(annotations.center)[:, None]
-    pixels = center + crop * torch.from_numpy(annotations.box_size)[:, None, None] / 2
+    pixels = crop_to_image(torch.cat(pred).double(), torch.from_numpy(annotations.center), torch.from_numpy(annotations.box_size))
     gt = torch.from_numpy(annotations.keypoints2d)
     distance = (pixels - gt[..., :2]).norm(dim=-1) / torch.from_numpy(annotations.person_size)[:, None]
     counted = (gt[..., 2] > 0) & mask[None]

@@ -92,8 +92,7 @@ class HMRTraining(L.LightningModule):
         self.log_dict(logs, prog_bar=False, batch_size=len(predictions[-1].theta))
         self.log("kp2d", terms["keypoints2d"].detach(), prog_bar=True, batch_size=len(predictions[-1].theta))
         # Lightning counts optimiser steps (two per batch with a discriminator): use batches.
-        batch_step = self.global_step // (2 if self.discriminator is not None else 1)
-        if batch_step % self.config.checkpoint_every == 0:
+        if (self.global_step // self.config.optimiser_steps_per_batch) % self.config.checkpoint_every == 0:
             self._log_overlay(batch, predictions[-1])
         return terms["total"].detach()
 

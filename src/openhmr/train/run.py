@@ -22,11 +22,6 @@ from openhmr.train.config import TrainConfig
 log = logging.getLogger(__name__)
 
 
-def optimiser_steps_per_batch(config: TrainConfig) -> int:
-    # Lightning counts optimiser steps: with a discriminator each batch takes two.
-    return 2 if config.uses_discriminator else 1
-
-
 def prepare_data(config: TrainConfig) -> dict[str, Path | None]:
     """Paths of train / test annotations and the discriminator's pose bank."""
     d = config.data
@@ -71,8 +66,7 @@ def build_training(config: TrainConfig, start_batch: int = 0):
         bank = PoseBank.load(paths["mean_pose_bank"])
         if bank.body_model == body.name:
             mean = MeanParams.from_pose_bank(body, torch.from_numpy(bank.body_pose).float())
-    weights = None if config.backbone_weights in (None, "none") else config.backbone_weights
-    hmr = build_hmr(body, config.backbone, weights, config.rotation, config.iterations, mean, config.keypoint_convention)
+    hmr = build_hmr(body, config.backbone, config.encoder_weights, config.rotation, config.iterations, mean, config.keypoint_convention)
 
     annotations = read_spin_npz(paths["train"], convention=config.keypoint_convention)
     if annotations.pose is not None and annotations.body_model != body.name:
@@ -130,12 +124,11 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
     if not config.caches_features:
         dataset = crops(d.augment, config.seed)
         return dataset if labelled is None else Without3D(dataset, labelled)
-    weights = None if config.backbone_weights in (None, "none") else config.backbone_weights
     views = []
     for view in range(d.views):
         # View 0 is the plain crop; the others are augmented, each with its own draws. The
         # draws depend on the view only (not on the training seed): runs share their caches.
-        key = cache_key(name, config.backbone, weights, config.cached_blocks, d.res, view, 0)
+        key = cache_key(name, config.backbone, config.encoder_weights, config.cached_blocks, d.res, view, 0)
         path = Path(d.work_dir) / "features" / f"{_slug(name)}-v{view}-{key}.safetensors"
         cached = build_feature_cache(
             hmr.encoder, crops(view > 0, view), config.cached_blocks, path,
@@ -147,10 +140,12 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
 
 def _slug(name: str) -> str:
     """A short file-name-safe label for a source: its folder or file name and split."""
-    path, _, split = name.rpartition(":") if ":" in Path(name).name else (name, "", "")
-    p = Path(path)
-    stem = p.parent.name if p.name == "annotations.npz" else p.stem
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in stem + (f"_{split}" if split else ""))
+    from openhmr.data.sources import parse_source
+
+    path, split = parse_source(name)
+    stem = path.parent.name if path.name == "annotations.npz" else path.stem
+    label = stem if split == "all" else f"{stem}_{split}"
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
 
 
 def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
@@ -163,7 +158,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     from openhmr.train.checkpoints import AtomicCheckpointIO, remove_leftovers, resume_point
 
     out = Path(config.out_dir)
-    per_batch = optimiser_steps_per_batch(config)
+    per_batch = config.optimiser_steps_per_batch
     start_batch = 0
     if resume is not None:  # checked before anything is created or loaded
         resume, step = resume_point(resume)
