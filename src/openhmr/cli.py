@@ -139,7 +139,11 @@ def _predict_command(args: argparse.Namespace) -> int:
         print(f"skipped {item}: {reason}", file=sys.stderr)
     if not files:
         raise OpenHMRError("No readable image or video among the inputs.")
-    detector = None if (bbox or args.keypoints or args.no_detector) else "mediapipe"
+    if args.refine and args.no_detector:
+        raise OpenHMRError("--refine fits the body to MediaPipe's landmarks or to --keypoints; it cannot run with --no-detector.")
+    # Refinement on a given box still needs MediaPipe: it finds the landmarks on the crop.
+    needs_mediapipe = not (bbox or args.keypoints or args.no_detector) or (args.refine and not args.keypoints)
+    detector = "mediapipe" if needs_mediapipe else None
     model = load_model(args.checkpoint, args.body_model, args.device, detector, args.batch_size)
     faces = model.body.faces.cpu().numpy()
     out_dir = Path(args.out)
@@ -165,7 +169,7 @@ def _predict_command(args: argparse.Namespace) -> int:
                     while stem in used_stems:  # same name from another folder: keep both
                         stem += "_"
                     used_stems.add(stem)
-                    prediction = model.predict(image, boxes, args.focal, name=str(path))
+                    prediction = model.predict(image, boxes, args.focal, name=str(path), refine=args.refine)
                     write_outputs(out_dir, stem, image, prediction, faces, args.save_mesh, args.side_view)
                     done += 1
             except ImageError as e:
@@ -255,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--bbox", help="x,y,w,h: the person's box in pixels, for every input (no detector)")
     predict.add_argument("--keypoints", help="OpenPose or COCO keypoint JSON, or a folder of OpenPose <stem>_keypoints.json files, to take people's boxes from")
     predict.add_argument("--no-detector", action="store_true", help="skip MediaPipe: the whole image is the box")
+    predict.add_argument("--refine", choices=("fit", "eft"),
+                         help="fit each body to its 2D evidence (MediaPipe's landmarks, or --keypoints): "
+                              "'fit' optimises the body, 'eft' fine-tunes the network on the person; kept only when it helps")
     predict.add_argument("--focal", type=_positive_float, help="focal length in pixels (default: the image diagonal)")
     predict.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default: cpu")
     predict.add_argument("--batch-size", type=int, default=16, help="crops per forward pass (default: 16)")
@@ -298,6 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--out", help="JSON file to write (default: beside the checkpoint)")
     ev.set_defaults(run=_eval_command)
+
+    from openhmr.cli_fit import add_fit_commands
+
+    add_fit_commands(commands)
     return parser
 
 

@@ -46,6 +46,25 @@ _SMPL24 = (
     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hand", "right_hand",
 )  # fmt: skip
 
+# MediaPipe Pose's 33 landmarks. Its hips sit higher and wider than COCO's (fitting
+# down-weights them); its "foot index" is the tip of the foot, where COCO-WholeBody's big toe is.
+_MEDIAPIPE33 = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_big_toe", "right_big_toe",
+)  # fmt: skip
+
+# OpenPose BODY_25: its neck and mid-hip are its own points (not COCO's, not LSP's).
+_OPENPOSE25 = (
+    "nose", "neck_openpose", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
+    "left_elbow", "left_wrist", "pelvis_openpose", "right_hip", "right_knee", "right_ankle",
+    "left_hip", "left_knee", "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear",
+    "left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel",
+)  # fmt: skip
+
 CONVENTIONS: dict[str, tuple[str, ...]] = {
     "coco17": _COCO17,
     "coco23": _COCO17 + _COCO_FEET,
@@ -54,6 +73,10 @@ CONVENTIONS: dict[str, tuple[str, ...]] = {
     "hmr19": _LSP14 + ("nose", "left_eye", "right_eye", "left_ear", "right_ear"),
     "h36m17": _H36M17,
     "smpl24": _SMPL24,
+    "mediapipe33": _MEDIAPIPE33,
+    "openpose25": _OPENPOSE25,
+    # OpenPose COCO-18: BODY_25 without mid-hip and feet.
+    "openpose18": _OPENPOSE25[:8] + _OPENPOSE25[9:19],
     # SPIN's 24 ground-truth joints (its preprocessed LSP/MPII/COCO/H36M/3DPW .npz "part", "S").
     "spin24": _LSP14 + ("pelvis_mpii", "thorax_mpii", "spine_h36m", "jaw_h36m", "head_h36m",
                         "nose", "left_eye", "right_eye", "left_ear", "right_ear"),

@@ -85,6 +85,12 @@ class CropDataset(torch.utils.data.Dataset):
                 )
         raise OpenHMRError(f"No readable image among the {len(self)} samples of {self.ann.image_root}.")
 
+    def sample_or_none(self, index: int) -> dict[str, torch.Tensor] | None:
+        """Sample ``index`` itself, or None when its image cannot be read (``__getitem__``
+        would serve the next readable one instead): for work that must account for each person."""
+        image = self._read_image(index)
+        return None if image is None else self._sample(index, image)
+
     def _sample(self, i: int, image: np.ndarray) -> dict[str, torch.Tensor]:
         aug = Augmentation()
         if self.augment:

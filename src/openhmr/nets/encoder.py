@@ -59,6 +59,14 @@ class Encoder(torch.nn.Module):
         b = self._blocked()
         return b.forward_head(b.bn2(b.conv_head(b.blocks[frozen_blocks:](trunk))))
 
+    @property
+    def num_blocks(self) -> int | None:
+        """How many blocks the backbone splits into (None: it cannot be split)."""
+        try:
+            return len(self._blocked().blocks)
+        except OpenHMRError:
+            return None
+
     def trunk_parameters(self, frozen_blocks: int | None) -> list[torch.nn.Parameter]:
         """The parameters :meth:`trunk` uses (all of them when ``frozen_blocks`` is None)."""
         if frozen_blocks is None:

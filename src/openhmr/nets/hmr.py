@@ -82,13 +82,13 @@ class HMR(nn.Module):
     def forward(
         self, images: torch.Tensor | None, decode: str = "all", trunk: torch.Tensor | None = None, frozen_blocks: int | None = None
     ) -> list[HMRPrediction]:
-        """``decode``: which iterations run the body model, ``"all"`` or ``"final"`` (the
-        discriminator needs only θ, so the others can skip the costly mesh). Instead of
+        """``decode``: which iterations run the body model, ``"all"``, ``"final"`` or ``"none"``
+        (the discriminator needs only θ, so the others can skip the costly mesh). Instead of
         images, ``trunk`` may hold the cached output of the encoder's first ``frozen_blocks``
         blocks (see :meth:`Encoder.trunk`)."""
         features = self.encoder(images) if trunk is None else self.encoder.head(trunk, frozen_blocks)
         thetas = self.regressor(features)
-        predictions = [self.decode_theta(t, body=(decode == "all" or i == len(thetas) - 1)) for i, t in enumerate(thetas)]
+        predictions = [self.decode_theta(t, body=(decode == "all" or (decode == "final" and i == len(thetas) - 1))) for i, t in enumerate(thetas)]
         return predictions
 
     def decode_theta(self, theta: torch.Tensor, body: bool = True) -> HMRPrediction:

@@ -107,3 +107,52 @@ def load_hmr(path: str | Path, body: BodyModel) -> HMR:
     if missing or unexpected:
         raise OpenHMRError(f"Checkpoint {path} does not fit the network: missing {missing[:3]}, unexpected {unexpected[:3]}.")
     return hmr.eval()
+
+
+# The discriminator travels beside the network's weights in a file of its own: predict never
+# needs it, fitting uses it as a realism prior (``openhmr.fit``).
+DISCRIMINATOR_FORMAT = "openhmr-discriminator-1"
+
+
+def discriminator_path(weights: str | Path) -> Path:
+    """``model.safetensors`` -> ``model.discriminator.safetensors``."""
+    weights = Path(weights)
+    return weights.with_name(weights.stem + ".discriminator.safetensors")
+
+
+def save_discriminator(discriminator: torch.nn.Module, path: str | Path) -> Path:
+    """Write the discriminator's weights (float16) to ``path``."""
+    from safetensors.torch import save
+
+    meta = {"format": DISCRIMINATOR_FORMAT, "num_body_joints": discriminator.num_body_joints}
+    tensors = {k: v.half().detach().cpu().contiguous() for k, v in discriminator.state_dict().items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(save(tensors, metadata={"openhmr": json.dumps(meta)}))
+    return path
+
+
+def load_discriminator(path: str | Path, body: BodyModel):
+    """The :class:`Discriminator` stored at ``path`` for ``body``, in eval mode, frozen."""
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    from openhmr.nets.discriminator import Discriminator
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {}).get("openhmr", "{}"))
+        state = {k: v.float() for k, v in load_file(str(path)).items()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise OpenHMRError(f"Cannot read discriminator {path} ({e}).") from None
+    if meta.get("format") != DISCRIMINATOR_FORMAT:
+        raise OpenHMRError(f"{path} is not an openhmr discriminator (format {meta.get('format')!r}).")
+    discriminator = Discriminator(body.num_body_joints, body.shape_dim)
+    try:
+        discriminator.load_state_dict(state)
+    except RuntimeError:
+        raise OpenHMRError(f"Discriminator {path} does not fit the {body.name} body ({body.num_body_joints} body joints).") from None
+    for p in discriminator.parameters():
+        p.requires_grad_(False)
+    return discriminator.eval()

@@ -26,6 +26,14 @@ from openhmr.errors import OpenHMRError
 class Detection:
     bbox: tuple[float, float, float, float]  # x, y, w, h pixels
     score: float
+    # The 2D evidence the box came from, when there is some: (K, 3) pixels + confidence in
+    # the named keypoint convention (refinement aims at it).
+    keypoints: np.ndarray | None = None
+    keypoint_convention: str | None = None
+
+
+# OpenPose and COCO keypoint files, told apart by their number of points.
+CONVENTION_BY_COUNT = {25: "openpose25", 18: "openpose18", 17: "coco17"}
 
 
 def box_from_points(points: np.ndarray, width: int, height: int, margin: float = 1.0) -> tuple[float, float, float, float] | None:
@@ -81,21 +89,29 @@ class MediaPipeDetector:
         self.max_people = max_people
         self.min_visibility = min_visibility
 
+    def landmarks(self, image: np.ndarray) -> np.ndarray | None:
+        """MediaPipe's 33 landmarks of the most prominent person in an RGB image: (33, 3)
+        pixels + visibility (the ``mediapipe33`` convention), or None when nobody is found."""
+        height, width = image.shape[:2]
+        with _quiet_stderr():
+            result = self.pose.process(np.ascontiguousarray(image))
+        if result.pose_landmarks is None:
+            return None
+        return np.array([(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark])
+
     def __call__(self, image: np.ndarray) -> list[Detection]:
         height, width = image.shape[:2]
         work = np.ascontiguousarray(image)
         found: list[Detection] = []
         for _ in range(self.max_people):
-            with _quiet_stderr():
-                result = self.pose.process(work)
-            if result.pose_landmarks is None:
+            marks = self.landmarks(work)
+            if marks is None:
                 break
-            marks = np.array([(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark])
             seen = marks[marks[:, 2] >= self.min_visibility]
             box = box_from_points(seen[:, :2], width, height)
             if box is None or any(_overlap(box, d.bbox) > 0.5 for d in found):
                 break
-            found.append(Detection(box, float(seen[:, 2].mean())))
+            found.append(Detection(box, float(seen[:, 2].mean()), marks, "mediapipe33"))
             hide = box_from_points(seen[:, :2], width, height, margin=1.3) or box  # landmarks sit inside the body
             x, y, w, h = (round(v) for v in hide)
             work = work.copy()
@@ -151,7 +167,8 @@ def boxes_from_keypoints(data: dict, image_name: str, width: int, height: int, m
         seen = points[points[:, 2] > min_confidence]
         box = box_from_points(seen[:, :2], width, height)
         if box is not None:
-            detections.append(Detection(box, float(np.clip(seen[:, 2].mean(), 0, 1))))
+            convention = CONVENTION_BY_COUNT.get(len(points))
+            detections.append(Detection(box, float(np.clip(seen[:, 2].mean(), 0, 1)), points if convention else None, convention))
     return detections
 
 

@@ -43,6 +43,8 @@ class Person:
     K: np.ndarray  # (3, 3)
     pose: np.ndarray  # (J, 3) axis-angle, global orientation first
     shape: np.ndarray  # (S,)
+    refined: bool = False  # refinement asked for and kept (see openhmr.fit)
+    reprojection_error_px: tuple[float, float] | None = None  # before, after refinement (image pixels)
 
 
 @dataclasses.dataclass
@@ -82,6 +84,9 @@ class Prediction:
                     "pose": _rounded(p.pose, 5),
                     "shape": _rounded(p.shape, 5),
                     "mesh": mesh,
+                    "refined": p.refined,
+                    **({} if p.reprojection_error_px is None else {"reprojection_error_px": {
+                        "before": round(p.reprojection_error_px[0], 2), "after": round(p.reprojection_error_px[1], 2)}}),
                 }
                 for p, mesh in zip(self.people, meshes)
             ],
@@ -104,6 +109,8 @@ class Model:
         self.batch_size = batch_size
         self._detector_choice = detector
         self._detector = None
+        self._refiners: dict = {}
+        self._priors = None
         # COCO-17 is a subset of the network's keypoints (COCO-23): no second body pass needed.
         index, mask = kp.mapping(hmr.keypoint_names, "coco17")
         self.coco17_index = index
@@ -156,16 +163,58 @@ class Model:
         fields = ("camera", "rotmats", "shape", "vertices", "joints3d", "keypoints3d")
         return {f: torch.cat([getattr(o, f) for o in outs]).cpu() for f in fields}
 
-    def people_from_crops(self, crops, centres, sizes, image_size, boxes, focal_length=None) -> list[Person]:
+    def people_from_crops(self, crops, centres, sizes, image_size, boxes, focal_length=None, refine: str | None = None) -> list[Person]:
         """The people of (B, 3, 224, 224) crops cut at box ``centres`` (B, 2) / ``sizes`` (B,)
         from an image of ``image_size`` (width, height): what :meth:`predict` does after cropping."""
-        out = self.run_crops(crops)
-        return _people(out, centres, sizes, image_size, boxes, focal_length, self.coco17_index, self.coco17_mask)
+        if refine is None:
+            out = self.run_crops(crops)
+            return _people(out, centres, sizes, image_size, boxes, focal_length, self.coco17_index, self.coco17_mask)
+        return self._refined_people(crops, centres, sizes, image_size, boxes, focal_length, refine)
+
+    def refiner(self, mode: str):
+        """The :class:`openhmr.fit.Refiner` for ``mode`` ("fit" or "eft"), priors loaded once."""
+        from openhmr.fit import Priors, Refiner
+
+        if mode not in self._refiners:
+            self._priors = self._priors or Priors.for_checkpoint(self.checkpoint, self.body)
+            self._refiners[mode] = Refiner(self.hmr, mode, self._priors)
+        return self._refiners[mode]
 
     @torch.no_grad()
-    def predict(self, image, boxes: list[Detection] | None = None, focal_length: float | None = None, name: str | None = None) -> Prediction:
+    def decode_params(self, params) -> dict:
+        """Body parameters (:class:`openhmr.fit.BodyParams`) -> the fields :meth:`run_crops` returns."""
+        out = self.hmr.body(params.rotmats[:, 0], params.rotmats[:, 1:], params.shape)
+        return {"camera": params.camera, "rotmats": params.rotmats, "shape": params.shape, "vertices": out.vertices,
+                "joints3d": out.joints, "keypoints3d": out.keypoints.index_select(1, self.hmr.keypoint_index)}
+
+    def _refined_people(self, crops, centres, sizes, image_size, boxes, focal_length, mode) -> list[Person]:
+        from openhmr.fit import FullImageCamera
+        from openhmr.fit.targets import CROP_RES
+        from openhmr.predict.refinement import coco17_confidence, evidence_targets
+
+        n = len(boxes)
+        targets = evidence_targets(boxes, crops, centres, sizes, self.detector)
+        focal = torch.full((n,), float(focal_length or np.hypot(*image_size)))
+        camera = FullImageCamera(torch.as_tensor(centres).float(), torch.as_tensor(sizes).float(),
+                                 torch.tensor([image_size], dtype=torch.float32).expand(n, 2), focal)
+        result = self.refiner(mode)(crops.to(self.device), targets, camera)
+        out = {k: v.cpu() for k, v in self.decode_params(result.params).items()}
+        people = _people(out, centres, sizes, image_size, boxes, focal_length, self.coco17_index, self.coco17_mask)
+        confidence = coco17_confidence(targets) * self.coco17_mask
+        to_image = torch.as_tensor(sizes).float() / CROP_RES
+        for i, person in enumerate(people):
+            person.refined = bool(result.accepted[i])
+            person.keypoints_2d[:, 2] = confidence[i].numpy()
+            if targets.confidence[i].max() > 0:
+                person.reprojection_error_px = (float(result.error_before[i] * to_image[i]), float(result.error_after[i] * to_image[i]))
+        return people
+
+    @torch.no_grad()
+    def predict(self, image, boxes: list[Detection] | None = None, focal_length: float | None = None, name: str | None = None,
+                refine: str | None = None) -> Prediction:
         """``image``: a path or an (H, W, 3) uint8 RGB array; ``boxes``: people's boxes
-        (default: detected). Returns a :class:`Prediction` (``.to_dict()`` for JSON)."""
+        (default: detected); ``refine``: None, "fit" or "eft" (fit each body to its 2D
+        evidence, see :mod:`openhmr.fit`). Returns a :class:`Prediction` (``.to_dict()`` for JSON)."""
         from openhmr.predict.images import load_image
 
         if isinstance(image, (str, Path)):
@@ -179,7 +228,7 @@ class Model:
         people: list[Person] = []
         if boxes:
             crops, centres, sizes = self.crops(image, boxes)
-            people = self.people_from_crops(crops, centres, sizes, (width, height), boxes, focal_length)
+            people = self.people_from_crops(crops, centres, sizes, (width, height), boxes, focal_length, refine)
         return Prediction(name or "<array>", width, height, self.body.name, self.checkpoint, people, self.body.joint_names)
 
 

@@ -154,7 +154,6 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from openhmr.io import atomic_path
-    from openhmr.nets.weights_io import save_weights
     from openhmr.train.checkpoints import AtomicCheckpointIO, remove_leftovers, resume_point
 
     out = Path(config.out_dir)
@@ -184,11 +183,11 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
                 trainer.save_checkpoint(out / "checkpoints" / f"step_{step:07d}.ckpt", weights_only=False)
                 trainer.save_checkpoint(out / "checkpoints" / "last.ckpt", weights_only=False)
                 if trainer.is_global_zero:
-                    save_weights(pl_module.hmr, out / "weights" / f"step_{step:07d}.safetensors", self._extra(trainer))
+                    save_network(pl_module, out / "weights" / f"step_{step:07d}.safetensors", self._extra(trainer))
 
         def on_train_end(self, trainer, pl_module):
             if trainer.is_global_zero:
-                save_weights(pl_module.hmr, out / "model.safetensors", self._extra(trainer))
+                save_network(pl_module, out / "model.safetensors", self._extra(trainer))
 
     quiet_lightning()
     devices = int(config.devices) if config.devices.isdigit() else config.devices
@@ -214,8 +213,18 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     final = out / "model.safetensors"
     if not final.exists() and trainer.is_global_zero:
         # Lightning skips the end of a run resumed at its last step: the weights still belong there.
-        save_weights(module.hmr, final, SaveEverything()._extra(trainer))
+        save_network(module, final, SaveEverything()._extra(trainer))
     return final
+
+
+def save_network(module, path: Path, extra: dict) -> None:
+    """The network's weights at ``path`` and, when the run has one, its discriminator beside
+    them (fitting's realism prior)."""
+    from openhmr.nets.weights_io import discriminator_path, save_discriminator, save_weights
+
+    save_weights(module.hmr, path, extra)
+    if module.discriminator is not None:
+        save_discriminator(module.discriminator, discriminator_path(path))
 
 
 def quiet_lightning() -> None:

@@ -1,0 +1,92 @@
+"""Fit bodies to 2D targets, starting from the network's estimate (SMPLify started as SPIN does).
+
+Optimised, batched over people: the crop camera (its scale through log, so it stays positive),
+global orientation and body pose (axis-angle), shape (through the body's bounds, as the network
+outputs it). Stage 1 moves only camera and orientation, on the torso; stage 2 moves everything.
+The people's costs are independent, so their sum is minimised jointly. A fit is kept only when
+it lowers the reprojection error without lowering the discriminator's realism score; else the
+person keeps the network's estimate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import torch
+
+from openhmr.fit.objective import BodyParams, FitSettings, Objective
+from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from openhmr.nets.theta import ThetaLayout
+
+
+@dataclasses.dataclass
+class FitResult:
+    """params: the kept values (fit where accepted, else the start); fitted: the fit itself.
+    error_before / error_after (B,) crop pixels (after: of the kept values); realism_before /
+    realism_after (B,) the discriminator's mean score (None without one); accepted (B,) bool."""
+
+    params: BodyParams
+    fitted: BodyParams
+    error_before: torch.Tensor
+    error_after: torch.Tensor
+    realism_before: torch.Tensor | None
+    realism_after: torch.Tensor | None
+    accepted: torch.Tensor
+
+
+def minimise(cost: Callable[[], torch.Tensor], variables: list[torch.Tensor], settings: FitSettings, iterations: int) -> None:
+    """Minimise ``cost()`` (a scalar) over ``variables`` in place with the settings' optimiser."""
+    if iterations <= 0:
+        return
+    if settings.optimiser == "lbfgs":
+        opt = torch.optim.LBFGS(variables, lr=1.0, max_iter=iterations, history_size=10, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = cost()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        return
+    opt = torch.optim.Adam(variables, lr=settings.adam_lr)
+    for _ in range(iterations):
+        opt.zero_grad()
+        cost().backward()
+        opt.step()
+
+
+def accept(objective: Objective, start: BodyParams, fitted: BodyParams, settings: FitSettings) -> FitResult:
+    """Keep each person's fit only where it improves 2D and does not look less real."""
+    error_before, error_fit = objective.error_px(start), objective.error_px(fitted)
+    realism_before, realism_fit = objective.realism(start), objective.realism(fitted)
+    accepted = error_fit < error_before
+    if realism_before is not None:
+        accepted &= realism_fit >= realism_before - settings.realism_tolerance
+    params = fitted.where(accepted, start)
+    error_after = torch.where(accepted, error_fit, error_before)
+    realism_after = None if realism_before is None else torch.where(accepted, realism_fit, realism_before)
+    return FitResult(params, fitted, error_before, error_after, realism_before, realism_after, accepted)
+
+
+def fit(objective: Objective, settings: FitSettings) -> FitResult:
+    """Fit every person of ``objective`` (see module docstring) from its start values."""
+    start = objective.start
+    body = objective.body
+    layout = ThetaLayout.for_body(body)  # the network's own bounds for the shape
+    rotvecs = matrix_to_axis_angle(start.rotmats)
+    raw_camera, _, raw_shape = layout.split(layout.from_params(start.camera, rotvecs, start.shape))
+    camera = raw_camera.clone().requires_grad_(True)
+    orient = rotvecs[:, :1].clone().requires_grad_(True)
+    pose = rotvecs[:, 1:].clone().requires_grad_(True)
+    shape = raw_shape.clone().requires_grad_(True)
+
+    def params() -> BodyParams:
+        cam, _, shp = layout.to_params(layout.join(camera, torch.cat([orient, pose], 1), shape))
+        return BodyParams(cam, axis_angle_to_matrix(torch.cat([orient, pose], 1)), shp)
+
+    with torch.enable_grad():
+        minimise(lambda: objective(params(), torso_only=True).sum(), [camera, orient], settings, settings.camera_iterations)
+        minimise(lambda: objective(params()).sum(), [camera, orient, pose, shape], settings, settings.iterations)
+    return accept(objective, start, params().detach(), settings)

@@ -1,0 +1,136 @@
+"""The fitting objective, one value per person: robust reprojection to 2D targets plus priors.
+
+Terms (each weight a :class:`FitSettings` field; a zero weight switches a term off):
+- reprojection: Geman-McClure ρ(r) = σ² r² / (σ² + r²) of each keypoint's distance r in crop
+  pixels, divided by σ² (so each point costs at most 1), confidence-weighted, hips down-weighted
+  (every convention puts them somewhere else), averaged over the weights;
+- regression: closeness to the network's own estimate (rotation matrices, shape, camera);
+- discriminator: HMR's adversary as a realism term, mean over its outputs of (D(θ) - 1)²;
+- gmm: the mixture pose prior's negative log-likelihood; bend: knees and elbows bending the
+  wrong way; shape: distance of the shape from the body's mean (Anny: in units of its range).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from openhmr.body.base import BodyModel
+from openhmr.fit.pose_prior import PosePrior
+from openhmr.fit.targets import CROP_RES, FullImageCamera, Targets, project
+from openhmr.geometry.rotations import matrix_to_axis_angle
+
+TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+HIPS = ("left_hip", "right_hip")
+
+
+@dataclasses.dataclass
+class FitSettings:
+    optimiser: str = "lbfgs"  # or "adam"
+    camera_iterations: int = 10  # stage 1: camera and global orientation on the torso
+    iterations: int = 30  # stage 2: everything
+    adam_lr: float = 0.02
+    sigma_px: float = 20.0  # Geman-McClure scale, crop pixels (224² crop)
+    hip_weight: float = 0.3
+    min_confidence: float = 0.3  # targets below this confidence are ignored
+    regression: float = 0.05
+    discriminator: float = 1.0
+    gmm: float = 0.002
+    bend: float = 1.0
+    shape: float = 0.05
+    # Accept a fit only if its reprojection error drops and the discriminator's mean score
+    # falls by no more than this (a prior may improve 2D while making 3D worse).
+    realism_tolerance: float = 0.0
+
+    def __post_init__(self):
+        if self.optimiser not in ("lbfgs", "adam"):
+            raise ValueError(f"optimiser must be 'lbfgs' or 'adam', got {self.optimiser!r}.")
+
+
+@dataclasses.dataclass
+class BodyParams:
+    """camera (B, 3) [s > 0, tx, ty]; rotmats (B, J, 3, 3) global orientation first; shape (B, S)."""
+
+    camera: torch.Tensor
+    rotmats: torch.Tensor
+    shape: torch.Tensor
+
+    def detach(self) -> BodyParams:
+        return BodyParams(self.camera.detach(), self.rotmats.detach(), self.shape.detach())
+
+    def where(self, keep: torch.Tensor, other: BodyParams) -> BodyParams:
+        """Per person (keep (B,) bool): these values where ``keep``, else ``other``'s."""
+        pick = lambda a, b: torch.where(keep.view(-1, *([1] * (a.dim() - 1))), a, b)  # noqa: E731
+        return BodyParams(pick(self.camera, other.camera), pick(self.rotmats, other.rotmats), pick(self.shape, other.shape))
+
+
+class Objective:
+    """Per-person cost (B,) of body parameters against ``targets``, around ``start`` (the
+    network's estimate)."""
+
+    def __init__(
+        self,
+        body: BodyModel,
+        targets: Targets,
+        start: BodyParams,
+        settings: FitSettings,
+        discriminator: torch.nn.Module | None = None,
+        pose_prior: PosePrior | None = None,
+        full_image: FullImageCamera | None = None,
+    ):
+        self.body, self.settings, self.start = body, settings, start.detach()
+        self.discriminator, self.pose_prior, self.full_image = discriminator, pose_prior, full_image
+        self.index, self.points, confidence = targets.onto(body.keypoint_names)
+        self.used = confidence * (confidence >= settings.min_confidence)  # (B, K)
+        hips = torch.tensor([n in HIPS for n in targets.names])
+        self.weight = self.used * torch.where(hips, settings.hip_weight, 1.0)
+        self.torso = torch.tensor([n in TORSO for n in targets.names]).float()
+        low, high = body.shape_bounds
+        self.shape_unit = (high - low).clamp(min=1e-6) if body.hard_shape_bounds else torch.ones_like(low)
+
+    def keypoints2d(self, params: BodyParams) -> torch.Tensor:
+        """(B, K, 2) crop coordinates of the body's keypoints matching the targets."""
+        out = self.body(params.rotmats[:, 0], params.rotmats[:, 1:], params.shape)
+        return project(out.keypoints.index_select(1, self.index), params.camera, self.full_image)
+
+    def distances_px(self, params: BodyParams) -> torch.Tensor:
+        """(B, K) distance of each keypoint to its target, crop pixels."""
+        return (self.keypoints2d(params) - self.points).norm(dim=-1) * (CROP_RES / 2)
+
+    def error_px(self, params: BodyParams) -> torch.Tensor:
+        """(B,) mean distance over the targets used (confidence-weighted), crop pixels."""
+        with torch.no_grad():
+            return (self.distances_px(params) * self.used).sum(1) / self.used.sum(1).clamp(min=1e-6)
+
+    def realism(self, params: BodyParams) -> torch.Tensor | None:
+        """(B,) the discriminator's mean score (1: looks like mocap), or None without one."""
+        if self.discriminator is None:
+            return None
+        with torch.no_grad():
+            return self.discriminator(params.rotmats[:, 1:], params.shape).mean(1)
+
+    def __call__(self, params: BodyParams, torso_only: bool = False) -> torch.Tensor:
+        s = self.settings
+        sigma2 = s.sigma_px**2
+        r2 = self.distances_px(params).square()
+        weight = self.weight * self.torso if torso_only else self.weight
+        reprojection = ((r2 / (sigma2 + r2)) * weight).sum(1) / weight.sum(1).clamp(min=1e-6)
+        cost = reprojection
+        if s.regression:
+            start = self.start
+            cost = cost + s.regression * (
+                (params.rotmats - start.rotmats).square().flatten(1).sum(1)
+                + ((params.shape - start.shape) / self.shape_unit.to(params.shape)).square().sum(1)
+            )
+        if torso_only:
+            return cost
+        if s.discriminator and self.discriminator is not None:
+            cost = cost + s.discriminator * (self.discriminator(params.rotmats[:, 1:], params.shape) - 1).square().mean(1)
+        if self.pose_prior is not None and (s.gmm or s.bend):
+            body_pose = matrix_to_axis_angle(params.rotmats[:, 1:])
+            cost = cost + s.gmm * self.pose_prior.nll(body_pose) + s.bend * self.pose_prior.hyperextension(body_pose)
+        if s.shape:
+            mean = self.body.mean_shape.to(params.shape)
+            cost = cost + s.shape * ((params.shape - mean) / self.shape_unit.to(params.shape)).square().sum(1)
+        return cost

@@ -1,0 +1,61 @@
+"""What a fit aims at: 2D keypoints with confidences, in any named convention, in crop
+coordinates [-1, 1] of each person's square crop; and how the body is projected there."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from openhmr.body import keypoints as kp
+from openhmr.geometry.camera import crop_cam_to_full, image_to_crop, intrinsics, perspective_project, weak_perspective_project
+
+CROP_RES = 224  # crop pixels: the unit of the robust scale and of reported crop errors
+
+
+@dataclasses.dataclass
+class Targets:
+    """points (B, K, 2) crop coordinates, confidence (B, K) in [0, 1], names: the K landmarks."""
+
+    points: torch.Tensor
+    confidence: torch.Tensor
+    names: tuple[str, ...]
+
+    @classmethod
+    def from_pixels(cls, points: torch.Tensor, convention: str | tuple[str, ...], centres: torch.Tensor, sizes: torch.Tensor) -> Targets:
+        """points (B, K, 3) image pixels + confidence; crops centred at ``centres`` (B, 2) with
+        sides ``sizes`` (B,) pixels."""
+        names = kp.convention_names(convention) if isinstance(convention, str) else tuple(convention)
+        points = points.float()
+        confidence = torch.nan_to_num(points[..., 2]).clamp(0, 1)
+        xy = torch.nan_to_num(image_to_crop(points[..., :2], centres.float(), sizes.float()))
+        return cls(xy, torch.where(torch.isfinite(points[..., :2]).all(-1), confidence, 0.0), names)
+
+    def onto(self, body_names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The targets the body can match: ``index (K,)`` into the body's keypoints, and the
+        points (B, K, 2) and confidence (B, K) with landmarks the body lacks at confidence 0."""
+        index, mask = kp.mapping(body_names, self.names)
+        return index, self.points, self.confidence * mask.to(self.confidence)
+
+
+@dataclasses.dataclass
+class FullImageCamera:
+    """The perspective camera of the whole image (CLIFF-style, as ``predict`` reports it):
+    crop centres (B, 2) and sizes (B,) pixels, image_size (B, 2) (width, height), focal (B,)."""
+
+    centres: torch.Tensor
+    sizes: torch.Tensor
+    image_size: torch.Tensor
+    focal: torch.Tensor
+
+    def project(self, points: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
+        """Root-relative points (B, K, 3) and crop camera [s, tx, ty] (B, 3) -> crop coords (B, K, 2)."""
+        translation = crop_cam_to_full(camera, self.centres, self.sizes, self.image_size, self.focal)
+        K = intrinsics(self.focal, self.image_size / 2)
+        return image_to_crop(perspective_project(points, translation, K), self.centres, self.sizes)
+
+
+def project(points: torch.Tensor, camera: torch.Tensor, full_image: FullImageCamera | None) -> torch.Tensor:
+    """Crop coordinates (B, K, 2) of root-relative points (B, K, 3) under crop camera (B, 3):
+    weak perspective (HMR's) or, given ``full_image``, that perspective camera."""
+    return weak_perspective_project(points, camera) if full_image is None else full_image.project(points, camera)
