@@ -54,10 +54,31 @@ def body_points(body, params, names) -> tuple[torch.Tensor, torch.Tensor]:
     return kp.convert(out.keypoints, body.keypoint_names, names)
 
 
-def pck_hits(pred: torch.Tensor, gt: torch.Tensor, counted: torch.Tensor, unit: torch.Tensor) -> dict:
-    """Hits at 0.05 / 0.1 of ``unit`` (B,) for crop coordinates pred, gt (B, K, 2)."""
-    distance = (pred - gt).norm(dim=-1) / unit[:, None]
-    return {t: ((distance < t) & counted).sum().item() for t in (0.05, 0.1)}
+class PCK:
+    """Per-joint hits at 0.05 and 0.1 of the person's size, over the labelled joints."""
+
+    def __init__(self, joints: int):
+        self.hits = {t: torch.zeros(joints) for t in (0.05, 0.1)}
+        self.counted = torch.zeros(joints)
+
+    def add(self, pred: torch.Tensor, gt: torch.Tensor, counted: torch.Tensor, unit: torch.Tensor, found=None) -> None:
+        """pred, gt (B, K, 2) crop coordinates; counted (B, K) labelled; unit (B,) the person's
+        size in crop coordinates; found (B, K): predicted at all (a miss where not)."""
+        distance = (pred - gt).norm(dim=-1) / unit[:, None]
+        hit_ok = counted if found is None else counted & found
+        for t in self.hits:
+            self.hits[t] += ((distance < t) & hit_ok).sum(0)
+        self.counted += counted.sum(0)
+
+    def summary(self, prefix: str, suffix: str = "", per_joint: bool = False) -> dict:
+        out = {}
+        for t, key in ((0.05, "pck05"), (0.1, "pck10")):
+            out[f"{prefix}_{key}_{suffix}"] = round(float(self.hits[t].sum() / self.counted.sum().clamp(min=1)), 4)
+        if per_joint:
+            out[f"{prefix}_per_joint_pck05_{suffix}"] = {
+                j: round(float(h / c), 3) for j, h, c in zip(PCK_JOINTS, self.hits[0.05], self.counted) if c > 0
+            }
+        return out
 
 
 def main() -> None:
@@ -80,17 +101,14 @@ def main() -> None:
     from openhmr.data.formats import read_spin_npz
     from openhmr.data.sources import read_annotations
     from openhmr.fit import FitSettings, Priors, Refiner
+    from openhmr.geometry.camera import weak_perspective_project
     from openhmr.nets.weights_io import load_hmr, read_metadata
     from openhmr.predict.detect import MediaPipeDetector
     from openhmr.predict.predictor import SHIPPED
     from openhmr.train.metrics import joint_errors
 
     torch.manual_seed(0)
-    settings = FitSettings()
-    for item in args.settings:
-        key, value = item.split("=", 1)
-        kind = type(getattr(settings, key))
-        setattr(settings, key, kind(value))
+    settings = FitSettings.parse(args.settings)
     checkpoint = Path(args.checkpoint) if args.checkpoint else SHIPPED
     arch, _ = read_metadata(checkpoint)
     body = load_body_model(arch["body_model"])
@@ -106,10 +124,14 @@ def main() -> None:
     ann = read_annotations(f"{Path(args.data) / 'lsp'}:test", "lsp14")
     dataset = CropDataset(ann)
     n = min(args.limit or len(dataset), len(dataset))
-    hits = {k: {0.05: 0, 0.1: 0} for k in ("before", "refined", "mediapipe", "eft_before", "eft")}
-    counted_total = {"all": 0, "eft": 0}
+    scores = {k: PCK(len(PCK_JOINTS)) for k in ("before", "refined", "mediapipe", "eft_before", "eft")}
     accepted = {"fit": 0, "eft": 0}
     joint_index = torch.tensor([kp.convention_names("lsp14").index(j) for j in PCK_JOINTS])
+
+    def score(label, params, gt, counted, unit):
+        points, _ = body_points(body, params, PCK_JOINTS)
+        scores[label].add(weak_perspective_project(points, params.camera), gt[..., :2], counted, unit)
+
     for start in range(0, n, args.batch_size):
         idx = list(range(start, min(start + args.batch_size, n)))
         samples = [dataset.sample_or_none(i) for i in idx]
@@ -122,40 +144,28 @@ def main() -> None:
         targets = landmark_targets(detector, crops)
         mp_points, _ = kp.convert(torch.cat([targets.points, targets.confidence[..., None]], -1), targets.names, PCK_JOINTS)
         # A person MediaPipe missed counts as missed by its landmarks too (same people, same joints).
-        for t, h in pck_hits(mp_points[..., :2], gt[..., :2], counted & (mp_points[..., 2] > 0), unit).items():
-            hits["mediapipe"][t] += h
+        scores["mediapipe"].add(mp_points[..., :2], gt[..., :2], counted, unit, found=mp_points[..., 2] > 0)
         t0 = time.perf_counter()
         fitted = refiners["fit"](crops, targets)
         seconds["fit"] += time.perf_counter() - t0
         people["fit"] += len(idx)
         accepted["fit"] += int(fitted.accepted.sum())
         before = refiners["fit"].estimate(crops)
-        for label, params in (("before", before), ("refined", fitted.params)):
-            points, _ = body_points(body, params, PCK_JOINTS)
-            camera = params.camera
-            pred = camera[:, None, :1] * (points[..., :2] + camera[:, None, 1:])
-            for t, h in pck_hits(pred, gt[..., :2], counted, unit).items():
-                hits[label][t] += h
-        counted_total["all"] += int(counted.sum())
+        score("before", before, gt, counted, unit)
+        score("refined", fitted.params, gt, counted, unit)
         if start < args.eft_limit:
             t0 = time.perf_counter()
             tuned = refiners["eft"](crops, targets)
             seconds["eft"] += time.perf_counter() - t0
             people["eft"] += len(idx)
             accepted["eft"] += int(tuned.accepted.sum())
-            for label, params in (("eft_before", before), ("eft", tuned.params)):
-                points, _ = body_points(body, params, PCK_JOINTS)
-                pred = params.camera[:, None, :1] * (points[..., :2] + params.camera[:, None, 1:])
-                for t, h in pck_hits(pred, gt[..., :2], counted, unit).items():
-                    hits[label][t] += h
-            counted_total["eft"] += int(counted.sum())
+            score("eft_before", before, gt, counted, unit)
+            score("eft", tuned.params, gt, counted, unit)
         print(f"lsp {start + len(idx)}/{n}: fit {seconds['fit'] / people['fit']:.2f} s/person", flush=True)
     for label in ("before", "refined", "mediapipe"):
-        for t, key in ((0.05, "pck05"), (0.1, "pck10")):
-            result[f"lsp_{key}_{label}"] = round(hits[label][t] / max(counted_total["all"], 1), 4)
+        result.update(scores[label].summary("lsp", label, per_joint=label != "before"))
     for label in ("eft_before", "eft"):
-        for t, key in ((0.05, "pck05"), (0.1, "pck10")):
-            result[f"lsp_{key}_{label}_subset"] = round(hits[label][t] / max(counted_total["eft"], 1), 4)
+        result.update(scores[label].summary("lsp", f"{label}_subset"))
     result.update(lsp_people=people["fit"], lsp_fit_accepted=accepted["fit"], lsp_eft_people=people["eft"], lsp_eft_accepted=accepted["eft"])
 
     # Synthetic test renders: 3D against the truth.

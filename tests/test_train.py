@@ -140,6 +140,12 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path):
     after = load_file(out / "model.safetensors")
     assert not torch.equal(before["regressor.mlp.0.weight"], after["regressor.mlp.0.weight"])
     assert not any(k.startswith("body.") for k in after)
+    # The discriminator travels beside the weights (fitting's realism prior) and reloads.
+    from openhmr.nets.weights_io import discriminator_path, load_discriminator
+
+    disc = load_discriminator(discriminator_path(out / "model.safetensors"), untrained.hmr.body)
+    assert not torch.equal(disc.full_pose[4].weight, untrained.discriminator.full_pose[4].weight.half().float())  # trained
+    assert disc(torch.eye(3).expand(2, disc.num_body_joints, 3, 3), untrained.hmr.body.mean_shape.expand(2, -1)).shape == (2, disc.num_outputs)
     assert (out / "logs").is_dir() and any((out / "logs").iterdir())
 
     result = tmp_path / "eval.json"

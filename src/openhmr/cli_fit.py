@@ -15,7 +15,13 @@ def _fit_labels_command(args: argparse.Namespace) -> int:
 
     if args.workers < 1 or args.chunk < 1 or args.batch_size < 1:
         raise OpenHMRError("--workers, --chunk and --batch-size must be at least 1.")
-    job = LabelJob(tuple(args.sources), args.checkpoint, args.mode, args.batch_size, args.max_error_px)
+    from openhmr.fit import FitSettings
+
+    try:
+        FitSettings.parse(args.fit)  # refused here, before any worker starts
+    except ValueError as e:
+        raise OpenHMRError(str(e)) from None
+    job = LabelJob(tuple(args.sources), args.checkpoint, args.mode, args.batch_size, args.max_error_px, tuple(args.fit))
     counts = fit_labels(job, args.out, workers=args.workers, chunk=args.chunk, progress=not args.quiet)
     print(json.dumps(counts))
     print(f"{counts['good']} good fits of {counts['fitted']} people written to {args.out}; {counts['unreadable']} unreadable image(s) skipped")
@@ -51,6 +57,8 @@ def add_fit_commands(commands) -> None:
     labels.add_argument("--checkpoint", help="weights .safetensors (default: the shipped Anny model)")
     labels.add_argument("--mode", choices=("fit", "eft"), default="fit", help="fit the body (default) or fine-tune the network (EFT)")
     labels.add_argument("--max-error-px", type=float, default=10.0, help="a good fit's largest mean error, 224² crop pixels (default: 10)")
+    labels.add_argument("--fit", action="append", default=[], metavar="KEY=VALUE",
+                        help="a fitting setting (see docs/fitting.md), e.g. --fit iterations=40 --fit discriminator=0.3; repeatable")
     labels.add_argument("--workers", type=int, default=1, help="parallel worker processes (default: 1)")
     labels.add_argument("--chunk", type=int, default=64, help="people per resumable part (default: 64)")
     labels.add_argument("--batch-size", type=int, default=16, help="people fitted together (default: 16)")

@@ -38,6 +38,7 @@ class LabelJob:
     mode: str = "fit"
     batch_size: int = 16
     max_error_px: float = 10.0
+    settings: tuple[str, ...] = ()  # FitSettings overrides, "key=value"
 
 
 _WORKER: dict = {}
@@ -54,13 +55,16 @@ def _worker_init(job: LabelJob) -> None:
     from openhmr.fit.refine import Priors, Refiner
     from openhmr.nets.weights_io import load_hmr, read_metadata
 
+    from openhmr.fit.objective import FitSettings
+
     torch.set_num_threads(1)
+    settings = FitSettings.parse(job.settings)
     checkpoint = checkpoint_of(job)
     arch, _ = read_metadata(checkpoint)
     body = load_body_model(arch["body_model"])
     hmr = load_hmr(checkpoint, body)
     _WORKER.update(
-        job=job, body=body, refiner=Refiner(hmr, job.mode, Priors.for_checkpoint(checkpoint, body)),
+        job=job, body=body, refiner=Refiner(hmr, job.mode, Priors.for_checkpoint(checkpoint, body), settings),
         annotations=[read_annotations(s, CONVENTION) for s in job.sources],
     )
 

@@ -29,12 +29,12 @@ HIPS = ("left_hip", "right_hip")
 class FitSettings:
     optimiser: str = "lbfgs"  # or "adam"
     camera_iterations: int = 10  # stage 1: camera and global orientation on the torso
-    iterations: int = 30  # stage 2: everything
+    iterations: int = 100  # stage 2: everything
     adam_lr: float = 0.02
     sigma_px: float = 20.0  # Geman-McClure scale, crop pixels (224² crop)
     hip_weight: float = 0.3
     min_confidence: float = 0.3  # targets below this confidence are ignored
-    regression: float = 0.05
+    regression: float = 0.003
     discriminator: float = 1.0
     gmm: float = 0.002
     bend: float = 1.0
@@ -46,6 +46,22 @@ class FitSettings:
     def __post_init__(self):
         if self.optimiser not in ("lbfgs", "adam"):
             raise ValueError(f"optimiser must be 'lbfgs' or 'adam', got {self.optimiser!r}.")
+
+    @classmethod
+    def parse(cls, items: list[str] | tuple[str, ...]) -> FitSettings:
+        """Defaults overridden by ``["key=value", ...]`` (e.g. ``"discriminator=0.5"``)."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = {}
+        for item in items:
+            key, sep, text = item.partition("=")
+            if not sep or key not in fields:
+                raise ValueError(f"Fit setting {item!r} is not KEY=VALUE with KEY one of {', '.join(fields)}.")
+            kind = type(getattr(cls(), key))
+            try:
+                values[key] = kind(text)
+            except ValueError:
+                raise ValueError(f"Fit setting {key} expects {kind.__name__}, got {text!r}.") from None
+        return cls(**values)
 
 
 @dataclasses.dataclass
