@@ -179,6 +179,14 @@ def test_refined_prediction_reports_its_errors_and_follows_the_keypoints(tmp_pat
     assert before.to_dict()["people"][0]["refined"] is False and "reprojection_error_px" not in before.to_dict()["people"][0]
 
 
+def test_refine_without_any_evidence_is_a_usage_error(tmp_path, capsys):
+    image = tmp_path / "x.png"
+    image.write_bytes(b"")
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", str(image), "--out", str(tmp_path / "out"), "--refine", "fit", "--no-detector"])
+    assert exit_.value.code == 2 and "--no-detector" in capsys.readouterr().err
+
+
 def _openpose_box() -> dict:
     points = np.zeros((25, 3))
     points[:, :2] = [[100 + 120 * (i % 5) / 4, 30 + 180 * (i // 5) / 4] for i in range(25)]

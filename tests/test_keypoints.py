@@ -20,8 +20,12 @@ def test_coco17_flip_matches_the_standard_table():
 
 def test_convention_sizes():
     sizes = {name: len(names) for name, names in kp.CONVENTIONS.items()}
-    assert sizes == {"coco17": 17, "coco23": 23, "lsp14": 14, "hmr19": 19, "h36m17": 17, "smpl24": 24, "spin24": 24}
+    assert sizes == {"coco17": 17, "coco23": 23, "lsp14": 14, "hmr19": 19, "h36m17": 17, "smpl24": 24, "spin24": 24,
+                     "mediapipe33": 33, "openpose25": 25, "openpose18": 18}
     assert kp.CONVENTIONS["hmr19"][:14] == kp.CONVENTIONS["lsp14"]
+    # OpenPose's COCO-18 is BODY_25 without the mid-hip and the six foot points.
+    assert set(kp.CONVENTIONS["openpose25"]) - set(kp.CONVENTIONS["openpose18"]) == {
+        "pelvis_openpose", "left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel"}
 
 
 def test_missing_landmarks_are_masked_and_zero_not_guessed():

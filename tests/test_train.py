@@ -126,7 +126,9 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path):
     untrained, _, _ = build_training(load_config(None, [*common, "steps=4"]))
     baseline = evaluate(untrained.hmr, read_spin_npz(paths["test"]), "synth", progress=False)
     assert main(["train", *common, "steps=4"]) == 0
-    assert sorted(p.name for p in (out / "weights").iterdir()) == ["step_0000002.safetensors", "step_0000004.safetensors"]
+    assert sorted(p.name for p in (out / "weights").iterdir()) == [
+        "step_0000002.discriminator.safetensors", "step_0000002.safetensors",
+        "step_0000004.discriminator.safetensors", "step_0000004.safetensors"]
     first = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
     assert first["global_step"] == 8  # two optimiser steps per batch: encoder and discriminator
     before = load_file(out / "weights" / "step_0000004.safetensors")

@@ -139,8 +139,6 @@ def _predict_command(args: argparse.Namespace) -> int:
         print(f"skipped {item}: {reason}", file=sys.stderr)
     if not files:
         raise OpenHMRError("No readable image or video among the inputs.")
-    if args.refine and args.no_detector:
-        raise OpenHMRError("--refine fits the body to MediaPipe's landmarks or to --keypoints; it cannot run with --no-detector.")
     # Refinement on a given box still needs MediaPipe: it finds the landmarks on the crop.
     needs_mediapipe = not (bbox or args.keypoints or args.no_detector) or (args.refine and not args.keypoints)
     detector = "mediapipe" if needs_mediapipe else None
@@ -318,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    if args.command == "predict" and args.refine and args.no_detector:
+        parser.error("--refine fits the body to MediaPipe's landmarks or to --keypoints; it cannot run with --no-detector.")
     try:
         return args.run(args)
     except OpenHMRError as e:

@@ -35,7 +35,7 @@ class FitSettings:
     hip_weight: float = 0.3
     min_confidence: float = 0.3  # targets below this confidence are ignored
     regression: float = 0.003
-    discriminator: float = 1.0
+    discriminator: float = 0.3
     gmm: float = 0.002
     bend: float = 1.0
     shape: float = 0.05
@@ -99,11 +99,12 @@ class Objective:
         self.discriminator, self.pose_prior, self.full_image = discriminator, pose_prior, full_image
         self.index, self.points, confidence = targets.onto(body.keypoint_names)
         self.used = confidence * (confidence >= settings.min_confidence)  # (B, K)
-        hips = torch.tensor([n in HIPS for n in targets.names])
+        device = confidence.device
+        hips = torch.tensor([n in HIPS for n in targets.names], device=device)
         self.weight = self.used * torch.where(hips, settings.hip_weight, 1.0)
-        self.torso = torch.tensor([n in TORSO for n in targets.names]).float()
+        self.torso = torch.tensor([n in TORSO for n in targets.names], device=device).float()
         low, high = body.shape_bounds
-        self.shape_unit = (high - low).clamp(min=1e-6) if body.hard_shape_bounds else torch.ones_like(low)
+        self.shape_unit = ((high - low).clamp(min=1e-6) if body.hard_shape_bounds else torch.ones_like(low)).to(device)
 
     def keypoints2d(self, params: BodyParams) -> torch.Tensor:
         """(B, K, 2) crop coordinates of the body's keypoints matching the targets."""

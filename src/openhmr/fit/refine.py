@@ -74,6 +74,8 @@ class Refiner:
 
     def __call__(self, crops: torch.Tensor, targets: Targets, full_image: FullImageCamera | None = None) -> FitResult:
         """crops (B, 3, 224, 224) in [0, 1]; targets for the same B people."""
+        targets = targets.to(crops.device)
+        full_image = None if full_image is None else full_image.to(crops.device)
         if self.mode == "fit":
             return fit(self.objective(self.estimate(crops), targets, full_image), self.settings)
         results = [

@@ -31,6 +31,9 @@ class Targets:
         xy = torch.nan_to_num(image_to_crop(points[..., :2], centres.float(), sizes.float()))
         return cls(xy, torch.where(torch.isfinite(points[..., :2]).all(-1), confidence, 0.0), names)
 
+    def to(self, device) -> Targets:
+        return Targets(self.points.to(device), self.confidence.to(device), self.names)
+
     def onto(self, body_names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The targets the body can match: ``index (K,)`` into the body's keypoints, and the
         points (B, K, 2) and confidence (B, K) with landmarks the body lacks at confidence 0."""
@@ -47,6 +50,9 @@ class FullImageCamera:
     sizes: torch.Tensor
     image_size: torch.Tensor
     focal: torch.Tensor
+
+    def to(self, device) -> FullImageCamera:
+        return FullImageCamera(*(t.to(device) for t in (self.centres, self.sizes, self.image_size, self.focal)))
 
     def project(self, points: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
         """Root-relative points (B, K, 3) and crop camera [s, tx, ty] (B, 3) -> crop coords (B, K, 2)."""
