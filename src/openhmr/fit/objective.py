@@ -29,7 +29,7 @@ HIPS = ("left_hip", "right_hip")
 class FitSettings:
     optimiser: str = "lbfgs"  # or "adam"
     camera_iterations: int = 10  # stage 1: camera and global orientation on the torso
-    iterations: int = 100  # stage 2: everything
+    iterations: int = 150  # stage 2: everything
     adam_lr: float = 0.02
     sigma_px: float = 20.0  # Geman-McClure scale, crop pixels (224² crop)
     hip_weight: float = 0.3
