@@ -51,6 +51,15 @@ def test_fitting_recovers_the_keypoints_a_body_made(anny_body):
     assert (fit(Objective(anny_body, targets_of(anny_body, truth), start, adam), adam).error_after < 3.0).all()
 
 
+def test_fitting_works_for_an_smpl_body_with_unbounded_betas(smpl_body):
+    truth, start = true_and_start(smpl_body)
+    truth.shape = torch.full_like(truth.shape, 0.5)  # betas away from the start's zeros
+    settings = FitSettings(**PLAIN)
+    targets = targets_of(smpl_body, truth, "coco17")
+    result = fit(Objective(smpl_body, targets, start, settings), settings)
+    assert result.accepted.all() and (result.error_after < 0.25 * result.error_before).all()
+
+
 def test_a_fit_that_cannot_improve_keeps_the_network_s_estimate(anny_body):
     truth, _ = true_and_start(anny_body)
     settings = FitSettings(**PLAIN)
