@@ -34,15 +34,14 @@ def landmark_targets(detector, crops: torch.Tensor):
     """MediaPipe's landmarks on (B, 3, 224, 224) crops -> Targets (nobody found: confidence 0)."""
     from openhmr.body import keypoints as kp
     from openhmr.fit import Targets
+    from openhmr.predict.refinement import crop_landmarks
 
     points = torch.zeros(len(crops), 33, 3)
     for i, crop in enumerate(crops):
-        marks = detector.landmarks((crop.permute(1, 2, 0) * 255).round().byte().numpy())
+        marks = crop_landmarks(detector, crop)
         if marks is not None:
             points[i] = torch.from_numpy(marks).float()
-    res = crops.shape[-1]
-    xy = points[..., :2] * 2 / res - 1
-    return Targets(xy, points[..., 2], kp.convention_names("mediapipe33"))
+    return Targets(points[..., :2], points[..., 2], kp.convention_names("mediapipe33"))
 
 
 def body_points(body, params, names) -> tuple[torch.Tensor, torch.Tensor]:

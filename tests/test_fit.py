@@ -42,13 +42,13 @@ def test_fitting_recovers_the_keypoints_a_body_made(anny_body):
     truth, start = true_and_start(anny_body)
     settings = FitSettings(**PLAIN)
     objective = Objective(anny_body, targets_of(anny_body, truth), start, settings)
-    result = fit(objective, settings)
+    result = fit(objective)
     assert result.accepted.all()
     assert (result.error_before > 5).all() and (result.error_after < 2.0).all(), (result.error_before, result.error_after)
     assert (result.params.camera[:, 0] > 0).all()
     # Adam gets there too, more slowly: the engine is not tied to one optimiser.
     adam = FitSettings(**PLAIN, optimiser="adam", iterations=150)
-    assert (fit(Objective(anny_body, targets_of(anny_body, truth), start, adam), adam).error_after < 3.0).all()
+    assert (fit(Objective(anny_body, targets_of(anny_body, truth), start, adam)).error_after < 3.0).all()
 
 
 def test_fitting_works_for_an_smpl_body_with_unbounded_betas(smpl_body):
@@ -56,14 +56,14 @@ def test_fitting_works_for_an_smpl_body_with_unbounded_betas(smpl_body):
     truth.shape = torch.full_like(truth.shape, 0.5)  # betas away from the start's zeros
     settings = FitSettings(**PLAIN)
     targets = targets_of(smpl_body, truth, "coco17")
-    result = fit(Objective(smpl_body, targets, start, settings), settings)
+    result = fit(Objective(smpl_body, targets, start, settings))
     assert result.accepted.all() and (result.error_after < 0.25 * result.error_before).all()
 
 
 def test_a_fit_that_cannot_improve_keeps_the_network_s_estimate(anny_body):
     truth, _ = true_and_start(anny_body)
     settings = FitSettings(**PLAIN)
-    result = fit(Objective(anny_body, targets_of(anny_body, truth), truth, settings), settings)
+    result = fit(Objective(anny_body, targets_of(anny_body, truth), truth, settings))
     assert not result.accepted.any()
     assert torch.equal(result.params.rotmats, truth.rotmats) and torch.equal(result.params.camera, truth.camera)
 
@@ -77,7 +77,7 @@ def test_a_fit_the_discriminator_finds_less_real_is_refused(anny_body):
             return 1 - (body_rotmats - start.rotmats[:, 1:]).square().flatten(1).sum(1, keepdim=True)
 
     settings = FitSettings(**{**PLAIN, "discriminator": 1e-6})
-    result = fit(Objective(anny_body, targets_of(anny_body, truth), start, settings, discriminator=PrefersTheStart()), settings)
+    result = fit(Objective(anny_body, targets_of(anny_body, truth), start, settings, discriminator=PrefersTheStart()))
     assert (result.error_after == result.error_before).all() and not result.accepted.any()
     assert (result.realism_after == result.realism_before).all()
     assert torch.equal(result.params.rotmats, start.rotmats)
@@ -127,7 +127,7 @@ def test_the_pose_prior_prefers_bank_poses_and_knows_which_way_knees_bend(tmp_pa
 
 
 def test_the_shipped_pose_prior_matches_the_anny_rig(anny_body):
-    from openhmr.fit.pose_prior import shipped_pose_prior
+    from openhmr.shipped import shipped_pose_prior
 
     prior = PosePrior.load(shipped_pose_prior("anny"))
     prior.check_body(anny_body)

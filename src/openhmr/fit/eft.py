@@ -70,4 +70,4 @@ def eft(hmr: HMR, crop: torch.Tensor, make_objective, steps: int = 20, lr: float
                 opt.step()
         with torch.no_grad():
             fitted = _params(hmr.decode_theta(hmr.regressor(hmr.encoder.head(trunk, frozen))[-1], body=False))
-    return accept(objective, start, fitted, objective.settings)
+    return accept(objective, fitted)

@@ -57,8 +57,10 @@ def minimise(cost: Callable[[], torch.Tensor], variables: list[torch.Tensor], se
         opt.step()
 
 
-def accept(objective: Objective, start: BodyParams, fitted: BodyParams, settings: FitSettings) -> FitResult:
-    """Keep each person's fit only where it improves 2D and does not look less real."""
+def accept(objective: Objective, fitted: BodyParams) -> FitResult:
+    """Keep each person's fit only where it improves 2D on the objective's start and does not
+    look less real."""
+    start, settings = objective.start, objective.settings
     error_before, error_fit = objective.error_px(start), objective.error_px(fitted)
     realism_before, realism_fit = objective.realism(start), objective.realism(fitted)
     accepted = error_fit < error_before
@@ -70,11 +72,11 @@ def accept(objective: Objective, start: BodyParams, fitted: BodyParams, settings
     return FitResult(params, fitted, error_before, error_after, realism_before, realism_after, accepted)
 
 
-def fit(objective: Objective, settings: FitSettings) -> FitResult:
-    """Fit every person of ``objective`` (see module docstring) from its start values."""
-    start = objective.start
-    body = objective.body
-    layout = ThetaLayout.for_body(body)  # the network's own bounds for the shape
+def fit(objective: Objective) -> FitResult:
+    """Fit every person of ``objective`` (see module docstring) from its start values, with its
+    settings."""
+    start, settings = objective.start, objective.settings
+    layout = ThetaLayout.for_body(objective.body)  # the network's own bounds for the shape
     rotvecs = matrix_to_axis_angle(start.rotmats)
     raw_camera, _, raw_shape = layout.split(layout.from_params(start.camera, rotvecs, start.shape))
     camera = raw_camera.clone().requires_grad_(True)
@@ -83,10 +85,11 @@ def fit(objective: Objective, settings: FitSettings) -> FitResult:
     shape = raw_shape.clone().requires_grad_(True)
 
     def params() -> BodyParams:
-        cam, _, shp = layout.to_params(layout.join(camera, torch.cat([orient, pose], 1), shape))
-        return BodyParams(cam, axis_angle_to_matrix(torch.cat([orient, pose], 1)), shp)
+        rots = torch.cat([orient, pose], 1)
+        cam, _, shp = layout.to_params(layout.join(camera, rots, shape))
+        return BodyParams(cam, axis_angle_to_matrix(rots), shp)
 
     with torch.enable_grad():
         minimise(lambda: objective(params(), torso_only=True).sum(), [camera, orient], settings, settings.camera_iterations)
         minimise(lambda: objective(params()).sum(), [camera, orient, pose, shape], settings, settings.iterations)
-    return accept(objective, start, params().detach(), settings)
+    return accept(objective, params().detach())

@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from openhmr.body import keypoints as kp
+from openhmr.data.formats import SPIN_SCALE_PX
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.rotations import matrix_to_axis_angle
 from openhmr.io import atomic_path
+from openhmr.shipped import SHIPPED_WEIGHTS
 
 CONVENTION = "coco23"
-SPIN_SCALE_PX = 200.0  # SPIN's "scale" unit: the box side in pixels / 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,17 +45,16 @@ _WORKER: dict = {}
 
 
 def checkpoint_of(job: LabelJob) -> str:
-    return job.checkpoint or str(Path(__file__).resolve().parents[1] / "weights" / "openhmr_anny_lite0.safetensors")
+    return job.checkpoint or str(SHIPPED_WEIGHTS)
 
 
 def _worker_init(job: LabelJob) -> None:
     """Each worker process: one thread, its own model and priors, the sets read once."""
     from openhmr.body import load_body_model
     from openhmr.data.sources import read_annotations
+    from openhmr.fit.objective import FitSettings
     from openhmr.fit.refine import Priors, Refiner
     from openhmr.nets.weights_io import load_hmr, read_metadata
-
-    from openhmr.fit.objective import FitSettings
 
     torch.set_num_threads(1)
     settings = FitSettings.parse(job.settings)
@@ -114,7 +113,6 @@ def fit_labels(job: LabelJob, out: str | Path, workers: int = 1, chunk: int = 64
     from tqdm import tqdm
 
     from openhmr.data.sources import read_annotations
-
     from openhmr.nets.weights_io import read_metadata
 
     out = Path(out)
@@ -182,6 +180,3 @@ def _merge(job: LabelJob, annotations, tasks, out: Path, body_model: str) -> dic
             np.savez(f, **arrays)
     return {"people": int(sum(len(a) for a in annotations)), "fitted": int(len(good)), "good": int(good.sum()), "unreadable": unreadable}
 
-
-def default_workers() -> int:
-    return max(1, min(4, (os.cpu_count() or 1)))

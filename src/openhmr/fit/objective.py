@@ -4,7 +4,7 @@ Terms (each weight a :class:`FitSettings` field; a zero weight switches a term o
 - reprojection: Geman-McClure ρ(r) = σ² r² / (σ² + r²) of each keypoint's distance r in crop
   pixels, divided by σ² (so each point costs at most 1), confidence-weighted, hips down-weighted
   (every convention puts them somewhere else), averaged over the weights;
-- regression: closeness to the network's own estimate (rotation matrices, shape, camera);
+- regression: closeness to the network's own estimate (rotation matrices and shape);
 - discriminator: HMR's adversary as a realism term, mean over its outputs of (D(θ) - 1)²;
 - gmm: the mixture pose prior's negative log-likelihood; bend: knees and elbows bending the
   wrong way; shape: distance of the shape from the body's mean (Anny: in units of its range).
@@ -135,11 +135,8 @@ class Objective:
         reprojection = ((r2 / (sigma2 + r2)) * weight).sum(1) / weight.sum(1).clamp(min=1e-6)
         cost = reprojection
         if s.regression:
-            start = self.start
-            cost = cost + s.regression * (
-                (params.rotmats - start.rotmats).square().flatten(1).sum(1)
-                + ((params.shape - start.shape) / self.shape_unit.to(params.shape)).square().sum(1)
-            )
+            rotation = (params.rotmats - self.start.rotmats).square().flatten(1).sum(1)
+            cost = cost + s.regression * (rotation + self.shape_distance(params.shape, self.start.shape))
         if torso_only:
             return cost
         if s.discriminator and self.discriminator is not None:
@@ -148,6 +145,9 @@ class Objective:
             body_pose = matrix_to_axis_angle(params.rotmats[:, 1:])
             cost = cost + s.gmm * self.pose_prior.nll(body_pose) + s.bend * self.pose_prior.hyperextension(body_pose)
         if s.shape:
-            mean = self.body.mean_shape.to(params.shape)
-            cost = cost + s.shape * ((params.shape - mean) / self.shape_unit.to(params.shape)).square().sum(1)
+            cost = cost + s.shape * self.shape_distance(params.shape, self.body.mean_shape.to(params.shape))
         return cost
+
+    def shape_distance(self, shape: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+        """(B,) squared distance of shapes (B, S), in units of the body's range where it is bounded."""
+        return ((shape - other) / self.shape_unit.to(shape)).square().sum(1)

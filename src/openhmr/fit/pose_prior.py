@@ -20,7 +20,6 @@ from openhmr.errors import OpenHMRError
 from openhmr.io import atomic_path
 
 FORMAT = "openhmr-pose-prior-1"
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "weights"
 # Knees and elbows under each body model's names (Anny's CMU rig, SMPL).
 # Every covariance gets at least (0.1 rad)² per value: joints that never move in mocap (fingers,
 # toes) would otherwise make the prior too stiff to leave wherever the network put them.
@@ -84,10 +83,6 @@ class PosePrior:
                 f"The pose prior was fitted for the {self.body_model} body's joints, not the {body.name} body's; "
                 "fit one from a bank of this body with `openhmr pose-prior`."
             )
-
-
-def shipped_pose_prior(body_name: str) -> Path:
-    return SHIPPED_DIR / f"pose_prior_{body_name}.safetensors"
 
 
 def fit_pose_prior(body_pose: np.ndarray, joint_names: tuple[str, ...], body_model: str, components: int = 8, seed: int = 0) -> PosePrior:

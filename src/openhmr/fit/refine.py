@@ -13,9 +13,10 @@ import torch
 from openhmr.fit.eft import eft
 from openhmr.fit.fitter import FitResult, fit
 from openhmr.fit.objective import BodyParams, FitSettings, Objective
-from openhmr.fit.pose_prior import PosePrior, shipped_pose_prior
+from openhmr.fit.pose_prior import PosePrior
 from openhmr.fit.targets import FullImageCamera, Targets
 from openhmr.nets.hmr import HMR
+from openhmr.shipped import shipped_pose_prior
 
 log = logging.getLogger(__name__)
 MODES = ("fit", "eft")
@@ -41,16 +42,15 @@ class Priors:
             log.warning("No discriminator beside %s: fits are not checked for realism.", checkpoint)
         prior_file = Path(pose_prior) if pose_prior else shipped_pose_prior(body.name)
         prior = None
-        if prior_file.is_file():
+        if pose_prior or prior_file.is_file():  # a prior asked for must load; the shipped one may not exist
             prior = PosePrior.load(prior_file)
             prior.check_body(body)
-        elif pose_prior:
-            raise FileNotFoundError(prior_file)
         return cls(discriminator, prior)
 
 
 class Refiner:
-    """``refiner(crops, targets)`` -> (network estimate, :class:`FitResult`) for B people."""
+    """``refiner(crops, targets)`` -> the :class:`FitResult` of B people (``estimate`` gives the
+    network's own values)."""
 
     def __init__(self, hmr: HMR, mode: str = "fit", priors: Priors | None = None, settings: FitSettings | None = None,
                  eft_steps: int = 20, eft_lr: float = 1e-4):
@@ -77,7 +77,7 @@ class Refiner:
         targets = targets.to(crops.device)
         full_image = None if full_image is None else full_image.to(crops.device)
         if self.mode == "fit":
-            return fit(self.objective(self.estimate(crops), targets, full_image), self.settings)
+            return fit(self.objective(self.estimate(crops), targets, full_image))
         results = [
             eft(self.hmr, crops[i : i + 1], lambda start, i=i: self.objective(start, _one(targets, i), _one(full_image, i)),
                 self.eft_steps, self.eft_lr)

@@ -93,7 +93,15 @@ class HMR(nn.Module):
 
     def decode_theta(self, theta: torch.Tensor, body: bool = True) -> HMRPrediction:
         camera, rots, shape = self.layout.to_params(theta)
-        rotmats = self.layout.rotmats(rots)
+        return self.decode_params(camera, self.layout.rotmats(rots), shape, body, theta)
+
+    def decode_params(
+        self, camera: torch.Tensor, rotmats: torch.Tensor, shape: torch.Tensor, body: bool = True, theta: torch.Tensor | None = None
+    ) -> HMRPrediction:
+        """The prediction of given parameters (camera (B, 3), rotmats (B, J, 3, 3), shape (B, S)),
+        e.g. a fit's; ``theta`` is derived from them when not given."""
+        if theta is None:
+            theta = self.layout.from_params(camera, self.layout.encode(rotmats), shape)
         prediction = HMRPrediction(theta, camera, rotmats, shape)
         if body:
             out = self.body(rotmats[:, 0], rotmats[:, 1:], shape)

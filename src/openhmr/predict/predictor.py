@@ -19,14 +19,17 @@ import torch
 from openhmr.body import keypoints as kp
 from openhmr.body.base import BodyModel
 from openhmr.errors import OpenHMRError
+from openhmr.shipped import SHIPPED_WEIGHTS
 from openhmr.predict.detect import Detection
 
 log = logging.getLogger(__name__)
-SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "openhmr_anny_lite0.safetensors"
+SHIPPED = SHIPPED_WEIGHTS
 CROP = 224
 # The crop is the box's longer side times this: it frames a person as the training images do
 # (body height 64-85 % of the crop) when the box is the tight extent of the person's landmarks.
 CROP_MARGIN = 1.3
+# What a person is made of: the HMRPrediction fields that _people reads.
+PERSON_FIELDS = ("camera", "rotmats", "shape", "vertices", "joints3d", "keypoints3d")
 
 
 @dataclasses.dataclass
@@ -160,8 +163,7 @@ class Model:
     def run_crops(self, crops: torch.Tensor):
         """HMR's final iteration for (B, 3, 224, 224) crops, in chunks of ``batch_size``."""
         outs = [self.hmr(chunk.to(self.device), decode="final")[-1] for chunk in crops.split(self.batch_size)]
-        fields = ("camera", "rotmats", "shape", "vertices", "joints3d", "keypoints3d")
-        return {f: torch.cat([getattr(o, f) for o in outs]).cpu() for f in fields}
+        return {f: torch.cat([getattr(o, f) for o in outs]).cpu() for f in PERSON_FIELDS}
 
     def people_from_crops(self, crops, centres, sizes, image_size, boxes, focal_length=None, refine: str | None = None) -> list[Person]:
         """The people of (B, 3, 224, 224) crops cut at box ``centres`` (B, 2) / ``sizes`` (B,)
@@ -180,13 +182,6 @@ class Model:
             self._refiners[mode] = Refiner(self.hmr, mode, self._priors)
         return self._refiners[mode]
 
-    @torch.no_grad()
-    def decode_params(self, params) -> dict:
-        """Body parameters (:class:`openhmr.fit.BodyParams`) -> the fields :meth:`run_crops` returns."""
-        out = self.hmr.body(params.rotmats[:, 0], params.rotmats[:, 1:], params.shape)
-        return {"camera": params.camera, "rotmats": params.rotmats, "shape": params.shape, "vertices": out.vertices,
-                "joints3d": out.joints, "keypoints3d": out.keypoints.index_select(1, self.hmr.keypoint_index)}
-
     def _refined_people(self, crops, centres, sizes, image_size, boxes, focal_length, mode) -> list[Person]:
         from openhmr.fit import FullImageCamera
         from openhmr.fit.targets import CROP_RES
@@ -198,7 +193,9 @@ class Model:
         camera = FullImageCamera(torch.as_tensor(centres).float(), torch.as_tensor(sizes).float(),
                                  torch.tensor([image_size], dtype=torch.float32).expand(n, 2), focal)
         result = self.refiner(mode)(crops.to(self.device), targets, camera)
-        out = {k: v.cpu() for k, v in self.decode_params(result.params).items()}
+        with torch.no_grad():
+            decoded = self.hmr.decode_params(result.params.camera, result.params.rotmats, result.params.shape)
+        out = {f: getattr(decoded, f).cpu() for f in PERSON_FIELDS}
         people = _people(out, centres, sizes, image_size, boxes, focal_length, self.coco17_index, self.coco17_mask)
         confidence = coco17_confidence(targets) * self.coco17_mask
         to_image = torch.as_tensor(sizes).float() / CROP_RES
