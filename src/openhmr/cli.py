@@ -75,7 +75,10 @@ def _synth_command(args: argparse.Namespace) -> int:
 
     if args.num < 1:
         raise OpenHMRError("--num must be at least 1.")
-    path = generate(args.poses, args.num, args.out, seed=args.seed, res=args.res, backgrounds=args.backgrounds)
+    if args.clip_step < 1 or args.fps <= 0:
+        raise OpenHMRError("--clip-step must be at least 1 and --fps positive.")
+    path = generate(args.poses, args.num, args.out, seed=args.seed, res=args.res, backgrounds=args.backgrounds,
+                    clip=args.clip, clip_step=args.clip_step, fps=args.fps)
     print(path)
     return 0
 
@@ -130,6 +133,8 @@ def _predict_command(args: argparse.Namespace) -> int:
     from openhmr.predict.outputs import write_outputs
     from openhmr.predict.predictor import load_model
 
+    if args.video_step is None:
+        args.video_step = 1 if args.bvh else 10
     if args.batch_size < 1 or args.video_step < 1:
         raise OpenHMRError("--batch-size and --video-step must be at least 1.")
     bbox = parse_bbox(args.bbox) if args.bbox else None
@@ -146,6 +151,8 @@ def _predict_command(args: argparse.Namespace) -> int:
     faces = model.body.faces.cpu().numpy()
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if args.bvh:
+        return _predict_motion(args, model, files, skipped, bbox, out_dir)
     done, used_stems = 0, set()
     with warnings.catch_warnings():
         warnings.simplefilter("once")
@@ -175,6 +182,48 @@ def _predict_command(args: argparse.Namespace) -> int:
                 print(f"skipped {path}: {e}", file=sys.stderr)
     print(f"{done} result(s) written to {out_dir}; {len(skipped)} input(s) skipped")
     return 0 if not skipped else 1
+
+
+def _predict_motion(args, model, files, skipped, bbox, out_dir: Path) -> int:
+    """``predict --bvh``: each video becomes a BVH, an overlay video and a motion JSON."""
+    import warnings
+
+    from openhmr.motion.video import video_to_motion
+    from openhmr.predict.detect import Detection
+    from openhmr.predict.images import ImageError
+    from openhmr.predict.inputs import is_video
+
+    boxes_for = (lambda image: [Detection(bbox, 1.0)]) if bbox else None
+    done = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("once")
+        for path in files:
+            if not is_video(path):
+                skipped.append((str(path), "--bvh needs a video"))
+                print(f"skipped {path}: --bvh needs a video", file=sys.stderr)
+                continue
+            try:
+                written = video_to_motion(model, path, out_dir, path.stem, args.smoothing, boxes_for, args.focal,
+                                          args.refine, progress=not args.quiet)
+            except ImageError as e:
+                skipped.append((str(path), str(e)))
+                print(f"skipped {path}: {e}", file=sys.stderr)
+                continue
+            done += 1
+            for p in written:
+                print(p)
+    print(f"{done} motion(s) written to {out_dir}; {len(skipped)} input(s) skipped")
+    return 0 if not skipped else 1
+
+
+def _smoothing(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text!r}")
+    return value
 
 
 def _positive_float(text: str) -> float:
@@ -238,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     synth.add_argument("--res", type=int, default=224, help="image size in pixels (default: 224)")
     synth.add_argument("--backgrounds", help="folder of photos to crop backgrounds from (default: procedural)")
+    synth.add_argument("--clip", help="render a video instead: --num consecutive frames of this bank clip (name or number) "
+                                      "in one scene, also written as OUT/clip.mp4 (make the bank with --min-degrees 0 to keep every frame)")
+    synth.add_argument("--clip-step", type=int, default=1, help="with --clip: take every Nth bank frame (default: 1)")
+    synth.add_argument("--fps", type=float, default=30.0, help="with --clip: the video's frame rate (default: 30)")
     synth.set_defaults(run=_synth_command)
 
     predict = commands.add_parser(
@@ -265,7 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=int, default=16, help="crops per forward pass (default: 16)")
     predict.add_argument("--save-mesh", choices=("obj", "ply", "glb"), help="also write each person's mesh")
     predict.add_argument("--side-view", action="store_true", help="also render the people from the side")
-    predict.add_argument("--video-step", type=int, default=10, help="use every Nth video frame (default: 10)")
+    predict.add_argument("--video-step", type=int, help="use every Nth video frame (default: 10; 1 with --bvh)")
+    predict.add_argument("--bvh", action="store_true",
+                         help="videos: follow one person through every frame and write OUT/<stem>.bvh (CMU skeleton, "
+                              "the video's frame rate), OUT/<stem>_overlay.webm and OUT/<stem>_motion.json instead of per-frame files")
+    predict.add_argument("--smoothing", type=_smoothing, default=0.5,
+                         help="with --bvh: temporal smoothing strength in [0, 1] (One-Euro filter; 0 = none, default 0.5)")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(run=_predict_command)
 
@@ -318,6 +376,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "predict" and args.refine and args.no_detector:
         parser.error("--refine fits the body to MediaPipe's landmarks or to --keypoints; it cannot run with --no-detector.")
+    if args.command == "predict" and args.bvh and args.keypoints:
+        parser.error("--bvh follows the person MediaPipe finds (or --bbox) in each frame; it cannot take --keypoints.")
+    if args.command == "predict" and args.bvh and args.video_step not in (None, 1):
+        parser.error("--bvh estimates every frame; leave out --video-step.")
     try:
         return args.run(args)
     except OpenHMRError as e:

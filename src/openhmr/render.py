@@ -22,38 +22,53 @@ def render_mesh(
     background: np.ndarray | None = None,
     color: tuple[float, float, float, float] = SKIN,
 ) -> np.ndarray:
-    """Render a mesh seen by the pinhole camera ``K``.
+    """Render a mesh seen by the pinhole camera ``K`` (a GL context made for this call).
 
     vertices (V, 3) camera frame metres, faces (F, 3), K (3, 3), image_size (width, height),
     background (H, W, 3) uint8 or None for white. Returns (H, W, 3) uint8.
     """
-    os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
-    import pyrender
-    import trimesh
-
-    width, height = image_size
-    gl_vertices = np.asarray(vertices, dtype=np.float64) * np.array([1.0, -1.0, -1.0])
-    mesh = trimesh.Trimesh(gl_vertices, np.asarray(faces), process=False)
-    material = pyrender.MetallicRoughnessMaterial(
-        metallicFactor=0.1, roughnessFactor=0.7, baseColorFactor=color
-    )
-    scene = pyrender.Scene(bg_color=[1.0, 1.0, 1.0, 0.0], ambient_light=[0.35, 0.35, 0.35])
-    scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
-    camera = pyrender.IntrinsicsCamera(
-        fx=float(K[0, 0]), fy=float(K[1, 1]), cx=float(K[0, 2]), cy=float(K[1, 2]), zfar=1e3
-    )
-    scene.add(camera, pose=np.eye(4))
-    for direction in ([0.0, -1.0, 1.0], [1.0, 1.0, 1.0], [-1.0, 0.5, 0.5]):
-        scene.add(pyrender.DirectionalLight(intensity=2.5), pose=light_pose(np.array(direction)))
-    renderer = pyrender.OffscreenRenderer(width, height)
+    renderer = MeshRenderer()
     try:
-        color_buffer, depth = renderer.render(scene)
+        return renderer(vertices, faces, K, image_size, background, color)
     finally:
-        renderer.delete()
-    # The depth buffer is the coverage mask (OSMesa gives no alpha channel).
-    covered = (depth > 0)[..., None]
-    base = np.full((height, width, 3), 255, np.uint8) if background is None else background
-    return np.where(covered, color_buffer[..., :3], base).astype(np.uint8)
+        renderer.close()
+
+
+class MeshRenderer:
+    """:func:`render_mesh` keeping one GL context for many frames (making one costs about
+    0.2 s on OSMesa). Create it in the process that renders, and close it."""
+
+    def __init__(self):
+        self._renderer = None
+
+    def __call__(self, vertices, faces, K, image_size, background=None, color=SKIN) -> np.ndarray:
+        os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+        import pyrender
+        import trimesh
+
+        width, height = image_size
+        gl_vertices = np.asarray(vertices, dtype=np.float64) * np.array([1.0, -1.0, -1.0])
+        mesh = trimesh.Trimesh(gl_vertices, np.asarray(faces), process=False)
+        material = pyrender.MetallicRoughnessMaterial(metallicFactor=0.1, roughnessFactor=0.7, baseColorFactor=color)
+        scene = pyrender.Scene(bg_color=[1.0, 1.0, 1.0, 0.0], ambient_light=[0.35, 0.35, 0.35])
+        scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
+        camera = pyrender.IntrinsicsCamera(fx=float(K[0, 0]), fy=float(K[1, 1]), cx=float(K[0, 2]), cy=float(K[1, 2]), zfar=1e3)
+        scene.add(camera, pose=np.eye(4))
+        for direction in ([0.0, -1.0, 1.0], [1.0, 1.0, 1.0], [-1.0, 0.5, 0.5]):
+            scene.add(pyrender.DirectionalLight(intensity=2.5), pose=light_pose(np.array(direction)))
+        if self._renderer is None or (self._renderer.viewport_width, self._renderer.viewport_height) != (width, height):
+            self.close()
+            self._renderer = pyrender.OffscreenRenderer(width, height)
+        color_buffer, depth = self._renderer.render(scene)
+        # The depth buffer is the coverage mask (OSMesa gives no alpha channel).
+        covered = (depth > 0)[..., None]
+        base = np.full((height, width, 3), 255, np.uint8) if background is None else background
+        return np.where(covered, color_buffer[..., :3], base).astype(np.uint8)
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.delete()
+            self._renderer = None
 
 
 def light_pose(towards: np.ndarray) -> np.ndarray:

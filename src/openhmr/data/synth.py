@@ -166,6 +166,20 @@ def visibility(pixels: np.ndarray, depths: np.ndarray, depth_map: np.ndarray | N
     return seen.astype(np.float32)
 
 
+def clip_scenes(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor, indices: list[int]) -> list[Scene]:
+    """One scene (camera, body, clothes, light, background) for consecutive bank frames
+    ``indices``: the frames of a video clip. Never truncated, never occluded."""
+    first = sample_scene(rng, bank, shape)
+    first = dataclasses.replace(first, cam=torch.tensor([0.85, 0.0, 0.0]), occluder=None)
+    # The turn sample_scene gave the body, kept for every frame.
+    turn = axis_angle_to_matrix(first.global_orient) @ axis_angle_to_matrix(torch.from_numpy(bank.global_orient[first.pose_index])).T
+    return [
+        dataclasses.replace(first, pose_index=int(i),
+                            global_orient=matrix_to_axis_angle(turn @ axis_angle_to_matrix(torch.from_numpy(bank.global_orient[i]))))
+        for i in indices
+    ]
+
+
 def generate(
     poses: str | Path,
     num: int,
@@ -174,15 +188,21 @@ def generate(
     res: int = 224,
     backgrounds: str | Path | None = None,
     progress: bool = True,
+    clip: str | None = None,
+    clip_step: int = 1,
+    fps: float = 30.0,
 ) -> Path:
     """Render ``num`` images into ``out/images`` and write ``out/annotations.npz`` with
     ``imgname, center, scale, part (N, 23, 3)`` pixels + visibility and ``S (N, 23, 4)``
     camera-frame metres + confidence, both COCO-23 (``keypoint_convention``), ``joints (N, 31,
     3)`` the rig's joints, ``pose (N, 31 * 3)`` (global orientation first), ``shape (N, 6)``,
     ``has_smpl`` (here: has body-model parameters), ``cam_K (N, 3, 3)``, ``body_model``,
-    ``clip_id``, ``clip_names``."""
+    ``clip_id``, ``clip_names``.
+
+    ``clip`` (a clip name of the bank, or its number): instead, a video of ``num`` consecutive
+    frames of that clip (every ``clip_step``-th bank frame) in one scene, also written as
+    ``out/clip.mp4`` at ``fps``; the annotations gain ``fps``."""
     from anny.shape_distribution import SimpleShapeDistribution
-    from PIL import Image
     from tqdm import tqdm
 
     bank = PoseBank.load(poses)
@@ -195,18 +215,28 @@ def generate(
             raise OpenHMRError(f"No .jpg/.png photos under {backgrounds}.")
     body = AnnyBody()
     distribution = SimpleShapeDistribution(body.anny)
+
+    def sampled_shape(rng: np.random.Generator) -> torch.Tensor:
+        with torch.random.fork_rng():
+            torch.manual_seed(int(rng.integers(2**31)))
+            _, sampled = distribution.sample(1)
+        return torch.tensor([float(sampled[k][0]) for k in body.anny.phenotype_labels], dtype=torch.float32)
+
+    if clip is None:
+        def scene_of(i: int) -> Scene:
+            rng = np.random.default_rng([seed, i])
+            return sample_scene(rng, bank, sampled_shape(rng))
+    else:
+        rng = np.random.default_rng([seed])
+        scenes = clip_scenes(rng, bank, sampled_shape(rng), clip_frames(bank, clip, num, clip_step))
+        scene_of = scenes.__getitem__
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     renderer = None
     fields: dict[str, list] = {k: [] for k in ("imgname", "part", "S", "joints", "pose", "shape", "cam_K", "clip_id")}
     try:
         for i in tqdm(range(num), desc="synth", unit="img", disable=not progress):
-            rng = np.random.default_rng([seed, i])
-            with torch.random.fork_rng():
-                torch.manual_seed(int(rng.integers(2**31)))
-                _, sampled = distribution.sample(1)
-            shape = torch.tensor([float(sampled[k][0]) for k in body.anny.phenotype_labels], dtype=torch.float32)
-            scene = sample_scene(rng, bank, shape)
+            scene = scene_of(i)
             vertices, kp_cam, joints, pixels, K = scene_labels(body, bank, scene, res)
             name = f"images/{i:07d}.jpg"
             # Visibility needs the depth buffer, so it is stored (before the image) for resuming.
@@ -215,23 +245,14 @@ def generate(
                 vis = np.load(vis_path)
             else:
                 renderer = renderer or SynthRenderer(body, res)
-                colour, depth = renderer.render(vertices.numpy(), K.numpy(), scene)
-                vis = visibility(pixels.numpy(), kp_cam[:, 2].numpy(), depth, scene, res)
-                image = np.where((depth > 0)[..., None], colour, background(scene.background_seed, res, photos))
-                if scene.occluder is not None:
-                    x0, y0, x1, y1 = (np.array(scene.occluder) * res).astype(int).tolist()
-                    image[y0:y1, x0:x1] = np.random.default_rng(scene.background_seed).uniform(0, 255, 3).astype(np.uint8)
-                with atomic_path(vis_path) as tmp, open(tmp, "wb") as f:
-                    np.save(f, vis)
-                with atomic_path(out / name) as tmp:
-                    Image.fromarray(image.astype(np.uint8)).save(tmp, format="JPEG", quality=92)
+                vis = _render_image(renderer, vertices, K, scene, pixels, kp_cam, res, photos, out / name, vis_path)
             fields["imgname"].append(name)
             fields["part"].append(np.c_[pixels.numpy(), vis])
             fields["S"].append(np.c_[kp_cam.numpy(), np.ones(len(kp_cam))])
             fields["joints"].append(joints.numpy())
             pose = torch.cat([scene.global_orient[None], torch.from_numpy(bank.body_pose[scene.pose_index])])
             fields["pose"].append(pose.reshape(-1).numpy())
-            fields["shape"].append(shape.numpy())
+            fields["shape"].append(scene.shape.numpy())
             fields["cam_K"].append(K.numpy())
             fields["clip_id"].append(int(bank.clip_id[scene.pose_index]))
     finally:
@@ -246,7 +267,59 @@ def generate(
         keypoint_convention=np.array(KEYPOINTS),
         clip_names=bank.clip_names,
     )
+    if clip is not None:
+        arrays["fps"] = np.array(float(fps))
+        write_video(out / "clip.mp4", [out / n for n in fields["imgname"]], fps)
     path = out / "annotations.npz"
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
+    return path
+
+
+def _render_image(renderer: SynthRenderer, vertices, K, scene: Scene, pixels, kp_cam, res: int, photos: list[Path],
+                  image_path: Path, vis_path: Path) -> np.ndarray:
+    """Render, composite and write one image and its keypoint visibility; returns it (K,)."""
+    from PIL import Image
+
+    colour, depth = renderer.render(vertices.numpy(), K.numpy(), scene)
+    vis = visibility(pixels.numpy(), kp_cam[:, 2].numpy(), depth, scene, res)
+    image = np.where((depth > 0)[..., None], colour, background(scene.background_seed, res, photos))
+    if scene.occluder is not None:
+        x0, y0, x1, y1 = (np.array(scene.occluder) * res).astype(int).tolist()
+        image[y0:y1, x0:x1] = np.random.default_rng(scene.background_seed).uniform(0, 255, 3).astype(np.uint8)
+    with atomic_path(vis_path) as tmp, open(tmp, "wb") as f:
+        np.save(f, vis)
+    with atomic_path(image_path) as tmp:
+        Image.fromarray(image.astype(np.uint8)).save(tmp, format="JPEG", quality=92)
+    return vis
+
+
+def clip_frames(bank: PoseBank, clip: str, num: int, step: int) -> list[int]:
+    """Bank indices of ``num`` consecutive frames (every ``step``-th) of the clip named (or numbered) ``clip``."""
+    names = [str(n) for n in bank.clip_names]
+    if clip in names:
+        clip_id = names.index(clip)
+    elif clip.isdigit() and int(clip) < len(names):
+        clip_id = int(clip)
+    else:
+        raise OpenHMRError(f"The pose bank has no clip {clip!r}; its clips: {', '.join(names[:8])}{' ...' if len(names) > 8 else ''}.")
+    indices = np.flatnonzero(bank.clip_id == clip_id)
+    indices = indices[np.argsort(bank.frame[indices], kind="stable")][::step]
+    if len(indices) < num:
+        raise OpenHMRError(f"Clip {names[clip_id]!r} has {len(indices)} frames at step {step}; {num} asked for.")
+    return indices[:num].tolist()
+
+
+def write_video(path: Path, images: list[Path], fps: float) -> Path:
+    """The images, in order, as an MPEG-4 video (OpenCV's codec that every OpenCV reads)."""
+    import cv2
+
+    first = cv2.imread(str(images[0]))
+    with atomic_path(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (first.shape[1], first.shape[0]))
+        try:
+            for image in images:
+                writer.write(cv2.imread(str(image)))
+        finally:
+            writer.release()
     return path

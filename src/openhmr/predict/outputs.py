@@ -23,9 +23,11 @@ def _joined_mesh(prediction: Prediction, faces: np.ndarray) -> tuple[np.ndarray,
     return vertices, np.concatenate([faces + o for o in offsets])
 
 
-def overlay(image: np.ndarray, prediction: Prediction, faces: np.ndarray) -> np.ndarray:
-    """(H', W', 3) uint8: the people's meshes over ``image`` and their COCO-17 keypoints."""
-    from PIL import Image, ImageDraw
+def overlay_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, K: np.ndarray, renderer=None) -> np.ndarray:
+    """(H', W', 3) uint8: the mesh (V, 3), camera frame, drawn half-transparent over ``image``
+    (H, W, 3) seen by K (3, 3); images over MAX_OVERLAY_SIDE are downscaled first.
+    ``renderer``: a :class:`openhmr.render.MeshRenderer` to reuse (default: a fresh context)."""
+    from PIL import Image
 
     from openhmr.render import render_mesh
 
@@ -33,15 +35,26 @@ def overlay(image: np.ndarray, prediction: Prediction, faces: np.ndarray) -> np.
     scale = min(1.0, MAX_OVERLAY_SIDE / max(width, height))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     background = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR)) if scale < 1 else image
-    if not prediction.people:
+    if len(vertices) == 0:
         return background.copy()
-    K = prediction.people[0].K.copy()
+    K = np.array(K, dtype=np.float64)
     K[:2] *= scale
-    vertices, all_faces = _joined_mesh(prediction, faces)
-    rendered = render_mesh(vertices, all_faces, K, size, background)
+    rendered = (renderer or render_mesh)(vertices, faces, K, size, background)
     # Half-transparent body, so the photo stays readable underneath.
     blended = (0.6 * rendered + 0.4 * background).astype(np.uint8)
-    canvas = Image.fromarray(np.where((rendered != background).any(axis=2, keepdims=True), blended, background))
+    return np.where((rendered != background).any(axis=2, keepdims=True), blended, background)
+
+
+def overlay(image: np.ndarray, prediction: Prediction, faces: np.ndarray) -> np.ndarray:
+    """(H', W', 3) uint8: the people's meshes over ``image`` and their COCO-17 keypoints."""
+    from PIL import Image, ImageDraw
+
+    if not prediction.people:
+        return overlay_mesh(image, np.zeros((0, 3)), faces, np.eye(3))
+    vertices, all_faces = _joined_mesh(prediction, faces)
+    canvas = Image.fromarray(overlay_mesh(image, vertices, all_faces, prediction.people[0].K))
+    size = canvas.size
+    scale = size[0] / image.shape[1]
     draw = ImageDraw.Draw(canvas)
     radius = max(2, round(max(size) / 250))
     for person in prediction.people:

@@ -1,0 +1,75 @@
+"""Temporal smoothing: the One-Euro filter (Casiez et al. 2012), run forwards and then
+backwards over the whole clip so that the smoothed motion does not lag behind the video.
+
+Rotations are filtered as unit quaternions (signs made continuous first, renormalised after),
+translations as they are. ``strength`` in [0, 1] sets the filter's minimum cut-off frequency:
+0 leaves the motion unchanged, 0.5 is 1 Hz, 1 is 0.1 Hz (10^(1 - 2 strength) Hz).
+"""
+
+from __future__ import annotations
+
+import math
+
+import roma
+import torch
+
+# How much the cut-off rises with speed (per unit/s of the filtered signal): fast moves are
+# followed closely, slow ones smoothed hard.
+BETA = 0.3
+DERIVATIVE_CUTOFF_HZ = 1.0
+
+
+def min_cutoff_hz(strength: float) -> float:
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"smoothing strength must be in [0, 1], got {strength}")
+    return 10.0 ** (1.0 - 2.0 * strength)
+
+
+def _alpha(cutoff: torch.Tensor | float, fps: float) -> torch.Tensor | float:
+    tau = 1.0 / (2.0 * math.pi * cutoff)
+    return 1.0 / (1.0 + tau * fps)
+
+
+def one_euro(signal: torch.Tensor, fps: float, min_cutoff: float, beta: float = BETA) -> torch.Tensor:
+    """Causal One-Euro filter along the first axis: (T, ...) -> (T, ...)."""
+    out = signal.clone()
+    if signal.shape[0] < 2:
+        return out
+    speed = torch.zeros_like(signal[0])
+    a_d = _alpha(DERIVATIVE_CUTOFF_HZ, fps)
+    for t in range(1, signal.shape[0]):
+        raw_speed = (signal[t] - out[t - 1]) * fps
+        speed = speed + a_d * (raw_speed - speed)
+        a = _alpha(min_cutoff + beta * speed.abs(), fps)
+        out[t] = out[t - 1] + a * (signal[t] - out[t - 1])
+    return out
+
+
+def zero_phase(signal: torch.Tensor, fps: float, min_cutoff: float) -> torch.Tensor:
+    """One-Euro forwards, then backwards over the result: (T, ...) -> (T, ...), no lag."""
+    forward = one_euro(signal, fps, min_cutoff)
+    return one_euro(forward.flip(0), fps, min_cutoff).flip(0)
+
+
+def continuous_quaternions(rotmats: torch.Tensor) -> torch.Tensor:
+    """(T, J, 3, 3) -> (T, J, 4) unit quaternions, each on the side of its predecessor (q ~ -q)."""
+    quats = roma.rotmat_to_unitquat(rotmats.double())
+    for t in range(1, quats.shape[0]):
+        flip = (quats[t] * quats[t - 1]).sum(-1, keepdim=True) < 0
+        quats[t] = torch.where(flip, -quats[t], quats[t])
+    return quats
+
+
+def smooth_rotations(rotmats: torch.Tensor, fps: float, strength: float) -> torch.Tensor:
+    """(T, J, 3, 3) -> (T, J, 3, 3) smoothed; strength 0 returns the input."""
+    if strength == 0 or rotmats.shape[0] < 3:
+        return rotmats.clone()
+    quats = zero_phase(continuous_quaternions(rotmats), fps, min_cutoff_hz(strength))
+    return roma.unitquat_to_rotmat(roma.quat_normalize(quats)).to(rotmats.dtype)
+
+
+def smooth_positions(positions: torch.Tensor, fps: float, strength: float) -> torch.Tensor:
+    """(T, ..., 3) -> same, smoothed; strength 0 returns the input."""
+    if strength == 0 or positions.shape[0] < 3:
+        return positions.clone()
+    return zero_phase(positions.double(), fps, min_cutoff_hz(strength)).to(positions.dtype)
