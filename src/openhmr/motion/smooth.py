@@ -13,9 +13,10 @@ import math
 import roma
 import torch
 
-# How much the cut-off rises with speed (per unit/s of the filtered signal): fast moves are
-# followed closely, slow ones smoothed hard.
-BETA = 0.3
+# How much the cut-off rises with speed (Hz per unit/s of the filtered signal): fast moves are
+# followed closely, slow ones smoothed hard. 1.0 was chosen on bench/video.py: at strength 0.5
+# the smoothed joints jitter as much as the true motion's (0.3 smoothed below it, 3.0 kept twice it).
+BETA = 1.0
 DERIVATIVE_CUTOFF_HZ = 1.0
 
 
@@ -46,9 +47,17 @@ def one_euro(signal: torch.Tensor, fps: float, min_cutoff: float, beta: float = 
 
 
 def zero_phase(signal: torch.Tensor, fps: float, min_cutoff: float) -> torch.Tensor:
-    """One-Euro forwards, then backwards over the result: (T, ...) -> (T, ...), no lag."""
-    forward = one_euro(signal, fps, min_cutoff)
-    return one_euro(forward.flip(0), fps, min_cutoff).flip(0)
+    """One-Euro forwards, then backwards over the result: (T, ...) -> (T, ...), no lag.
+
+    The clip is first extended at both ends by up to a second of its point reflection
+    (2 x[0] - x[k], as scipy's filtfilt does), so that a motion under way at an end carries on
+    instead of being pulled towards a standstill."""
+    pad = min(signal.shape[0] - 1, max(1, round(fps)))
+    head = 2 * signal[:1] - signal[1 : pad + 1].flip(0)
+    tail = 2 * signal[-1:] - signal[-pad - 1 : -1].flip(0)
+    padded = torch.cat([head, signal, tail])
+    forward = one_euro(padded, fps, min_cutoff)
+    return one_euro(forward.flip(0), fps, min_cutoff).flip(0)[pad : pad + signal.shape[0]]
 
 
 def continuous_quaternions(rotmats: torch.Tensor) -> torch.Tensor:
