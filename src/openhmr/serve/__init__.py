@@ -1,0 +1,1 @@
+"""``openhmr serve``: a web demo (Gradio) of photo -> 3D people and video -> BVH motion."""

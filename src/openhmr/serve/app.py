@@ -1,0 +1,94 @@
+"""The Gradio app: a photo tab (overlay, 3D viewer, JSON and meshes to download, a "refine"
+switch) and a video tab (overlay video, BVH, motion JSON). One model in memory; requests are
+queued and run one at a time (they share the model and the CPU)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from openhmr.errors import OpenHMRError
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+MODEL_QUEUE = "model"  # every event that uses the model waits in this one queue
+
+
+def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EXAMPLES):
+    """The gr.Blocks app around a loaded :class:`openhmr.predict.predictor.Model`."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
+    import gradio as gr
+
+    from openhmr.serve.jobs import Workspace, photo_job, video_job
+
+    workspace = Workspace()
+
+    def on_photo(image_path, refine, progress=gr.Progress()):
+        try:
+            result = photo_job(model, image_path, workspace.new(), refine)
+        except OpenHMRError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+        return str(result.overlay), str(result.viewer), str(result.json), [str(p) for p in result.meshes], result.summary
+
+    def on_video(video_path, smoothing, progress=gr.Progress(track_tqdm=True)):
+        try:
+            result = video_job(model, video_path, workspace.new(), smoothing, max_video_seconds)
+        except OpenHMRError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+        return str(result.overlay), str(result.bvh), str(result.json), result.summary
+
+    with gr.Blocks(title="openhmr", analytics_enabled=False, delete_cache=(600, 3600)) as app:
+        gr.Markdown("# openhmr\nA 3D human from one photo (HMR on the free Anny body), or a motion from a video.")
+        with gr.Tab("Photo"):
+            with gr.Row():
+                with gr.Column():
+                    photo = gr.Image(type="filepath", label="Photo", sources=["upload", "clipboard"], elem_id="photo-input")
+                    refine = gr.Checkbox(label="Refine: fit each body to the keypoints MediaPipe sees (slower)", value=False)
+                    run_photo = gr.Button("Recover 3D", variant="primary", elem_id="run-photo")
+                    if examples and examples.is_dir():
+                        gr.Examples([[str(p)] for p in sorted(examples.glob("*.jpg")) + sorted(examples.glob("*.png"))], [photo])
+                with gr.Column():
+                    summary = gr.Markdown(elem_id="photo-summary")
+                    overlay = gr.Image(label="Overlay", interactive=False, elem_id="photo-overlay")
+                    viewer = gr.Model3D(label="3D (drag to turn)", elem_id="photo-viewer", height=420)
+                    result_json = gr.File(label="Result JSON", elem_id="photo-json")
+                    meshes = gr.File(label="Meshes (OBJ, camera frame)", file_count="multiple", elem_id="photo-meshes")
+            run_photo.click(on_photo, [photo, refine], [overlay, viewer, result_json, meshes, summary],
+                            concurrency_id=MODEL_QUEUE, concurrency_limit=1)
+        with gr.Tab("Video to BVH"):
+            with gr.Row():
+                with gr.Column():
+                    video = gr.Video(label=f"Video (up to {max_video_seconds:.0f} s, one person followed)", sources=["upload"])
+                    smoothing = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Smoothing (0 = none)")
+                    run_video = gr.Button("Make the animation", variant="primary", elem_id="run-video")
+                with gr.Column():
+                    video_summary = gr.Markdown()
+                    video_overlay = gr.Video(label="Overlay", interactive=False)
+                    bvh = gr.File(label="BVH (CMU skeleton; Blender, Maya, MotionBuilder)")
+                    motion_json = gr.File(label="Motion JSON")
+            run_video.click(on_video, [video, smoothing], [video_overlay, bvh, motion_json, video_summary],
+                            concurrency_id=MODEL_QUEUE, concurrency_limit=1)
+    app.queue(max_size=32, default_concurrency_limit=1)
+    app.workspace = workspace
+    return app
+
+
+def serve(checkpoint=None, device: str = "cpu", host: str = "127.0.0.1", port: int = 7860, max_upload_mb: int = 100,
+          max_video_seconds: float = 20.0, block: bool = True):
+    """Load the model once and serve the app; returns (app, url) when ``block`` is False."""
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise OpenHMRError("The web demo needs Gradio: pip install 'openhmr[serve]'.") from None
+    from openhmr.predict.predictor import load_model
+
+    model = load_model(checkpoint, device=device)
+    model.detect(__import__("numpy").zeros((64, 64, 3), "uint8"))  # MediaPipe loaded before the first visitor
+    app = build_app(model, max_video_seconds)
+    return app, launch(app, host, port, max_upload_mb, block)
+
+
+def launch(app, host: str = "127.0.0.1", port: int = 7860, max_upload_mb: int = 100, block: bool = True) -> str:
+    """Start serving ``app``; returns its URL (at once when ``block`` is False)."""
+    _, url, _ = app.launch(server_name=host, server_port=port, max_file_size=f"{max_upload_mb}mb", show_error=True,
+                           prevent_thread_lock=not block, ssr_mode=False, quiet=not block, footer_links=[])
+    return url

@@ -1,0 +1,148 @@
+"""`openhmr serve`: the request jobs, and the page in a real browser (Debian's Chromium
+driven by Selenium; skipped, with the reason, where either is missing)."""
+
+import json
+import os
+import shutil
+import socket
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from openhmr.errors import OpenHMRError
+
+ROOT = Path(__file__).resolve().parents[1]
+ASTRONAUT = ROOT / "examples" / "astronaut.jpg"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def model():
+    from openhmr.predict.predictor import load_model
+
+    return load_model()
+
+
+def test_a_photo_gives_an_overlay_a_viewer_mesh_json_and_meshes(tmp_path, model):
+    from openhmr.serve.jobs import photo_job
+
+    result = photo_job(model, ASTRONAUT, tmp_path)
+    document = json.loads(result.json.read_text())
+    assert len(document["people"]) >= 1 and result.summary.startswith(f"{len(document['people'])} person")
+    assert Image.open(result.overlay).size == Image.open(ASTRONAUT).size
+    import trimesh
+
+    viewer = trimesh.load(result.viewer, force="mesh")
+    one_body = trimesh.load(result.meshes[0], process=False)
+    assert len(viewer.vertices) == len(document["people"]) * len(one_body.vertices)  # one body per person
+    # Turned y up for the viewer: the head is above the feet.
+    head, feet = viewer.vertices[:, 1].max(), viewer.vertices[:, 1].min()
+    assert head - feet > 0.3 and len(result.meshes) == len(document["people"])
+
+
+def test_bad_files_and_empty_photos_get_one_sentence(tmp_path, model):
+    from openhmr.serve.jobs import photo_job, video_job
+
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture")
+    with pytest.raises(OpenHMRError, match="This file cannot be used: not an image"):
+        photo_job(model, bad, tmp_path)
+    empty = tmp_path / "wall.png"
+    Image.fromarray(np.full((240, 320, 3), 200, np.uint8)).save(empty)
+    with pytest.raises(OpenHMRError, match="No person found"):
+        photo_job(model, empty, tmp_path)
+    cv2 = pytest.importorskip("cv2")
+    long_video = tmp_path / "long.avi"
+    writer = cv2.VideoWriter(str(long_video), cv2.VideoWriter_fourcc(*"MJPG"), 1, (64, 64))
+    for _ in range(25):
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+    writer.release()
+    with pytest.raises(OpenHMRError, match="25 s long; this demo takes up to 20 s"):
+        video_job(model, long_video, tmp_path, max_seconds=20)
+    with pytest.raises(OpenHMRError, match="not a video"):
+        video_job(model, bad, tmp_path)
+
+
+def test_each_request_gets_its_own_folder_and_old_ones_are_removed():
+    from openhmr.serve.jobs import Workspace
+
+    space = Workspace(keep_s=0.0)
+    try:
+        first = space.new()
+        (first / "photo.json").write_text("{}")
+        os.utime(first, (0, 0))
+        second = space.new()
+        assert second != first and not first.exists() and second.parent == space.root
+    finally:
+        space.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(model):
+    pytest.importorskip("gradio")
+    from openhmr.serve.app import build_app, launch
+
+    app = build_app(model)
+    yield launch(app, "127.0.0.1", free_port(), block=False)
+    app.close()
+    app.workspace.close()
+
+
+@pytest.fixture
+def browser():
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/test_deps.sh installs them)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1400,1800", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # the system driver: nothing downloaded
+    yield driver
+    driver.quit()
+
+
+def drawn_fraction(element) -> float:
+    """The share of an element's pixels that are not the page's white background."""
+    import io
+
+    pixels = np.asarray(Image.open(io.BytesIO(element.screenshot_as_png)).convert("L"))
+    return float((pixels < 235).mean())
+
+
+def test_the_page_turns_an_uploaded_photo_into_an_overlay_a_3d_view_and_json(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 120)
+    browser.get(server)
+    upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#photo-input input[type=file]")))
+    upload.send_keys(str(ASTRONAUT))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#photo-input img")))
+    browser.find_element(By.ID, "run-photo").click()
+    overlay = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#photo-overlay img")))
+    assert overlay.get_attribute("naturalWidth") == str(Image.open(ASTRONAUT).width)
+    viewer = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#photo-viewer canvas")))
+    wait.until(lambda _: drawn_fraction(viewer) > 0.03)  # the WebGL viewer has drawn the body
+    link = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#photo-json a[href]")))
+    with urllib.request.urlopen(link.get_attribute("href")) as response:
+        document = json.load(response)
+    assert len(document["people"]) >= 1 and len(document["people"][0]["keypoints_2d"]) == 17
+    assert "person(s) found" in browser.find_element(By.ID, "photo-summary").text
+    browser.execute_script("window.scrollTo(0, 0)")
+    shot = Path(os.environ.get("OPENHMR_SCREENSHOT", tmp_path / "serve.png"))
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
