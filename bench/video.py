@@ -2,7 +2,7 @@
 whose true motion is known.
 
     python bench/video.py [--bvh ../shared/data/cmu-mocap/bvh/131_01.bvh] [--frames 90]
-                          [--clip-step 4] [--work-dir /tmp/openhmr-video-bench]
+                          [--clip-step 4] [--work-dir /tmp/openhmr-video-bench] [--strip docs/video_strip.jpg]
 
 The clip: every ``clip-step``-th frame of one CMU clip (120 fps -> 30 fps at step 4), rendered
 by ``openhmr synth --clip`` in one scene at 256², written as an MPEG-4 video. Then
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--clip-step", type=int, default=4)
     parser.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "openhmr-video-bench"))
     parser.add_argument("--strengths", default="0.25,0.5,0.75")
+    parser.add_argument("--strip", help="also save 6 frames, the clip above its overlay video, as this image")
     args = parser.parse_args()
 
     from openhmr.body import load_body_model
@@ -84,7 +85,23 @@ def main() -> None:
         result[f"mpjpe_{label}_mm"] = round(float(np.linalg.norm(joints - root_relative(truth), axis=-1).mean() * 1000), 2)
     result["jitter_smoothed_over_truth"] = round(result["jitter_s0.5_mm"] / result["jitter_truth_mm"], 3)
     result["jitter_raw_over_truth"] = round(result["jitter_raw_mm"] / result["jitter_truth_mm"], 3)
+    if args.strip:
+        save_strip(video, work / "out" / "clip_overlay.webm", Path(args.strip))
     print(json.dumps(result))
+
+
+def save_strip(video: Path, overlay: Path, path: Path, count: int = 6) -> None:
+    """Evenly spaced frames of ``video`` (top) and ``overlay`` (bottom) in one image."""
+    from PIL import Image
+
+    from openhmr.predict.inputs import video_frames
+
+    rows = []
+    for source in (video, overlay):
+        frames = [image for _, image in video_frames(source, 1)]
+        picks = np.linspace(0, len(frames) - 1, count).round().astype(int)
+        rows.append(np.concatenate([frames[i] for i in picks], axis=1))
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path, quality=88)
 
 
 if __name__ == "__main__":
