@@ -113,6 +113,10 @@ class AnnyBody(BodyModel):
         if missing:
             raise RuntimeError(f"anny's COCO regressor lacks {sorted(missing)}.")
 
+    def dominant_joints(self) -> torch.Tensor:
+        indices, weights = self.anny.vertex_bone_indices, self.anny.vertex_bone_weights
+        return indices[torch.arange(indices.shape[0]), weights.argmax(1)].long()
+
     def forward_rotmat(
         self, global_rotmat: torch.Tensor, body_rotmat: torch.Tensor, shape: torch.Tensor
     ) -> BodyOutput:

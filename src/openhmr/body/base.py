@@ -121,6 +121,10 @@ class BodyModel(torch.nn.Module, abc.ABC):
     def keypoint_flip_permutation(self) -> list[int]:
         return kp.flip_permutation(self.keypoint_names)
 
+    @abc.abstractmethod
+    def dominant_joints(self) -> torch.Tensor:
+        """(V,) long: for each vertex, the joint whose skinning weight on it is largest."""
+
     @property
     def model_mirror(self) -> torch.Tensor:
         """(3, 3) the camera-x reflection expressed in the model frame."""

@@ -82,6 +82,9 @@ class SMPLBody(BodyModel):
             persistent=False,
         )
 
+    def dominant_joints(self) -> torch.Tensor:
+        return self.skin_weights.argmax(1)
+
     def forward_rotmat(
         self, global_rotmat: torch.Tensor, body_rotmat: torch.Tensor, shape: torch.Tensor
     ) -> BodyOutput:

@@ -37,7 +37,12 @@ class CropDataset(torch.utils.data.Dataset):
     (rotated and mirrored with the crop); and, when the annotations carry body-model
     parameters, ``rotmats (J, 3, 3)`` (global orientation first) and ``shape (S,)``.
     ``mirror_pose`` (the body model's :meth:`~openhmr.body.base.BodyModel.mirror_pose`)
-    is needed to keep parameters on flipped crops; without it they are dropped there."""
+    is needed to keep parameters on flipped crops; without it they are dropped there.
+
+    ``masks``: also serve ``mask (64, 64)`` uint8, the person's coverage of the crop (cut
+    with the same matrix as the image), and ``mask_weight`` (its confidence; 0 when the
+    sample has none). ``masks`` is True (the mask file beside each image: synthetic sets) or
+    a :class:`openhmr.silhouette.mediapipe_masks.MaskCache` (real photos)."""
 
     def __init__(
         self,
@@ -47,8 +52,10 @@ class CropDataset(torch.utils.data.Dataset):
         seed: int = 0,
         max_bad_fraction: float = 0.1,
         mirror_pose=None,
+        masks=False,
     ):
         self.ann = annotations
+        self.masks = masks
         self.res = res
         self.augment = augment
         self.seed = seed
@@ -103,6 +110,8 @@ class CropDataset(torch.utils.data.Dataset):
             "image": torch.from_numpy(crop.copy()).permute(2, 0, 1).float() / 255,
             "keypoints2d": torch.from_numpy(keypoints).float(),
         }
+        if self.masks:
+            sample.update(self._mask(i, matrix))
         if self.ann.keypoints3d is not None:
             joints, _ = augment_3d(torch.from_numpy(self.ann.keypoints3d[i]).float(), None, aug, self.flip_perm)
             sample["keypoints3d"] = joints
@@ -116,6 +125,19 @@ class CropDataset(torch.utils.data.Dataset):
             sample["rotmats"] = axis_angle_to_matrix(torch.cat([global_orient[None], body_pose]))
             sample["shape"] = torch.from_numpy(np.asarray(self.ann.shape[i], dtype=np.float32))
         return sample
+
+    def _mask(self, i: int, matrix: np.ndarray) -> dict[str, torch.Tensor]:
+        from openhmr.silhouette.masks import MASK_RES, mask_path_beside, person_coverage, read_mask
+
+        if self.masks is True:
+            mask, confidence, binary = read_mask(mask_path_beside(self.ann.image_root / str(self.ann.imgname[i]))), 1.0, True
+        else:
+            mask, confidence = self.masks.get(i)
+            binary = False
+        if mask is None:
+            return {"mask": torch.zeros(MASK_RES, MASK_RES, dtype=torch.uint8), "mask_weight": torch.tensor(0.0)}
+        coverage = person_coverage(mask, matrix, self.res, MASK_RES, binary)
+        return {"mask": torch.from_numpy(coverage), "mask_weight": torch.tensor(float(confidence))}
 
     def _has_params(self, i: int) -> bool:
         return self.ann.has_params is None or bool(self.ann.has_params[i] > 0)

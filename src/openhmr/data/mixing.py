@@ -50,12 +50,19 @@ def collate(samples: list[dict[str, torch.Tensor]], num_keypoints: int) -> dict[
     """Stack samples; fill what a sample lacks so that no loss sees it.
 
     Always returns image (B, 3, H, W) (or trunk, cached features), keypoints2d (B, K, 3), keypoints3d (B, K, 4); and
-    rotmats / shape / has_params when any sample carries parameters.
+    rotmats / shape / has_params when any sample carries parameters, mask (B, 64, 64) uint8 /
+    mask_weight (B,) when any carries a mask.
     """
     # Image crops, or the cached output of a frozen encoder trunk in their place.
     batch = {key: torch.stack([s[key] for s in samples]) for key in ("image", "trunk") if key in samples[0]}
     batch["keypoints2d"] = torch.stack([s.get("keypoints2d", torch.zeros(num_keypoints, 3)) for s in samples])
     batch["keypoints3d"] = torch.stack([s.get("keypoints3d", torch.zeros(num_keypoints, 4)) for s in samples])
+    if any("mask" in s for s in samples):
+        from openhmr.silhouette.masks import MASK_RES
+
+        empty = torch.zeros(MASK_RES, MASK_RES, dtype=torch.uint8)
+        batch["mask"] = torch.stack([s.get("mask", empty) for s in samples])
+        batch["mask_weight"] = torch.stack([s.get("mask_weight", torch.tensor(0.0)) for s in samples])
     with_params = [s for s in samples if "rotmats" in s]
     if with_params:
         like_rot, like_shape = with_params[0]["rotmats"], with_params[0]["shape"]

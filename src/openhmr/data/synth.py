@@ -36,6 +36,9 @@ _PART_OF_BONE = {  # colour groups: 0 skin, 1 top, 2 bottom, 3 shoes
 }  # fmt: skip
 
 
+PART_CODE_STEP = 40  # part k is drawn in grey level 40 (k + 1): far apart, read back by rounding
+
+
 @dataclasses.dataclass
 class Scene:
     """Everything one image depends on."""
@@ -104,9 +107,7 @@ class SynthRenderer:
 
         self.pyrender = pyrender
         self.body, self.res = body, res
-        dominant = body.anny.vertex_bone_indices[
-            torch.arange(body.anny.vertex_bone_indices.shape[0]), body.anny.vertex_bone_weights.argmax(1)
-        ]
+        dominant = body.dominant_joints()
         self.part = np.array([_PART_OF_BONE.get(body.joint_names[int(b)], 0) for b in dominant])
         self.renderer = pyrender.OffscreenRenderer(res, res)
 
@@ -134,6 +135,26 @@ class SynthRenderer:
         scene.add(pr.DirectionalLight(intensity=intensity), pose=light_pose(gl_direction))
         colour, depth = self.renderer.render(scene)
         return colour[..., :3], depth
+
+    def render_parts(self, vertices: np.ndarray, K: np.ndarray) -> np.ndarray:
+        """Camera-frame vertices (V, 3) -> part labels (res, res) uint8: 0 background, 1 + the
+        index in :data:`openhmr.silhouette.parts.PART_NAMES` (flat colours, no lighting)."""
+        import trimesh
+
+        pr = self.pyrender
+        if not hasattr(self, "face_part"):
+            from openhmr.silhouette.parts import face_parts
+
+            self.face_part = face_parts(self.body)
+        mesh = trimesh.Trimesh(vertices * np.array([1.0, -1.0, -1.0]), self.body.faces.numpy(), process=False)
+        codes = (self.face_part + 1) * PART_CODE_STEP
+        mesh.visual.face_colors = np.c_[codes, codes, codes, np.full_like(codes, 255)].astype(np.uint8)
+        scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[1.0, 1.0, 1.0])
+        scene.add(pr.Mesh.from_trimesh(mesh, smooth=False))
+        scene.add(pr.IntrinsicsCamera(K[0, 0], K[1, 1], K[0, 2], K[1, 2], zfar=1e4), pose=np.eye(4))
+        colour, depth = self.renderer.render(scene, flags=pr.RenderFlags.FLAT)
+        labels = np.rint(colour[..., 0] / PART_CODE_STEP).astype(np.uint8)
+        return np.where(depth > 0, labels, 0).astype(np.uint8)
 
     def close(self):
         self.renderer.delete()
@@ -197,7 +218,9 @@ def generate(
     camera-frame metres + confidence, both COCO-23 (``keypoint_convention``), ``joints (N, 31,
     3)`` the rig's joints, ``pose (N, 31 * 3)`` (global orientation first), ``shape (N, 6)``,
     ``has_smpl`` (here: has body-model parameters), ``cam_K (N, 3, 3)``, ``body_model``,
-    ``clip_id``, ``clip_names``.
+    ``clip_id``, ``clip_names``, and ``maskname``: each image's part mask beside it
+    (``images/<n>.mask.png``, one byte per pixel: 0 background, 1 + the part's index in
+    :data:`openhmr.silhouette.parts.PART_NAMES`; the occluder cut out).
 
     ``clip`` (a clip name of the bank, or its number): instead, a video of ``num`` consecutive
     frames of that clip (every ``clip_step``-th bank frame) in one scene, also written as
@@ -233,12 +256,12 @@ def generate(
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     renderer = None
-    fields: dict[str, list] = {k: [] for k in ("imgname", "part", "S", "joints", "pose", "shape", "cam_K", "clip_id")}
+    fields: dict[str, list] = {k: [] for k in ("imgname", "maskname", "part", "S", "joints", "pose", "shape", "cam_K", "clip_id")}
     try:
         for i in tqdm(range(num), desc="synth", unit="img", disable=not progress):
             scene = scene_of(i)
             vertices, kp_cam, joints, pixels, K = scene_labels(body, bank, scene, res)
-            name = f"images/{i:07d}.jpg"
+            name, mask_name = f"images/{i:07d}.jpg", f"images/{i:07d}.mask.png"
             # Visibility needs the depth buffer, so it is stored (before the image) for resuming.
             vis_path = out / "images" / f".{i:07d}.vis.npy"
             if (out / name).exists() and vis_path.exists():
@@ -246,7 +269,11 @@ def generate(
             else:
                 renderer = renderer or SynthRenderer(body, res)
                 vis = _render_image(renderer, vertices, K, scene, pixels, kp_cam, res, photos, out / name, vis_path)
+            if not (out / mask_name).exists():
+                renderer = renderer or SynthRenderer(body, res)
+                write_mask(out / mask_name, renderer.render_parts(vertices.numpy(), K.numpy()), scene.occluder)
             fields["imgname"].append(name)
+            fields["maskname"].append(mask_name)
             fields["part"].append(np.c_[pixels.numpy(), vis])
             fields["S"].append(np.c_[kp_cam.numpy(), np.ones(len(kp_cam))])
             fields["joints"].append(joints.numpy())
@@ -292,6 +319,21 @@ def _render_image(renderer: SynthRenderer, vertices, K, scene: Scene, pixels, kp
     with atomic_path(image_path) as tmp:
         Image.fromarray(image.astype(np.uint8)).save(tmp, format="JPEG", quality=92)
     return vis
+
+
+def write_mask(path: Path, labels: np.ndarray, occluder: tuple[float, float, float, float] | None) -> Path:
+    """The part labels (H, W) uint8 as a PNG, with the occluding box (if any) cut out: the
+    mask shows the person as the image does."""
+    from PIL import Image
+
+    labels = labels.copy()
+    if occluder is not None:
+        height, width = labels.shape
+        x0, y0, x1, y1 = (np.array(occluder) * [width, height, width, height]).astype(int).tolist()
+        labels[y0:y1, x0:x1] = 0
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8)).save(tmp, format="PNG")
+    return path
 
 
 def clip_frames(bank: PoseBank, clip: str, num: int, step: int) -> list[int]:

@@ -62,6 +62,10 @@ class TrainConfig:
     loss_keypoints3d: float = 60.0
     loss_params: float = 60.0
     loss_adversarial: float = 1.0
+    # 1 - soft IoU of the predicted body's silhouette with the person's mask (64² of the
+    # crop), confidence-weighted; 0 turns masks off. Synthetic sets read the mask beside
+    # each image; real sets the masks `openhmr masks` cached in data.work_dir.
+    loss_silhouette: float = 0.0
     checkpoint_every: int = 500
     out_dir: str = "runs/default"
     seed: int = 0

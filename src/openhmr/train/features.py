@@ -29,7 +29,7 @@ class FeatureDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         sample = {"trunk": self.tensors["trunk"][index].float()}
-        for key in ("keypoints2d", "keypoints3d"):
+        for key in ("keypoints2d", "keypoints3d", "mask", "mask_weight"):
             if key in self.tensors:
                 sample[key] = self.tensors[key][index]
         if "rotmats" in self.tensors and self.tensors["has_params"][index] > 0:

@@ -32,6 +32,12 @@ class HMRTraining(L.LightningModule):
         self.weights = LossWeights(
             config.loss_keypoints2d, config.loss_keypoints3d, config.loss_params, config.loss_adversarial
         )
+        self.silhouette = None
+        if config.loss_silhouette > 0:
+            from openhmr.silhouette.masks import MASK_RES
+            from openhmr.silhouette.soft import SoftSilhouette
+
+            self.silhouette = SoftSilhouette(body.faces, MASK_RES)
         self.frozen_blocks = config.cached_blocks if config.caches_features else None
         if config.caches_features:
             self._freeze_trunk()
@@ -65,6 +71,12 @@ class HMRTraining(L.LightningModule):
         terms = encoder_losses(
             predictions, batch, self.hmr.keypoint_mask, self.hmr.hip_indices, self.weights, self.discriminator
         )
+        if self.silhouette is not None and "mask" in batch:
+            from openhmr.silhouette.losses import silhouette_loss
+
+            final = predictions[-1]
+            terms["silhouette"] = silhouette_loss(self.silhouette, final.vertices, final.camera, batch["mask"], batch["mask_weight"])
+            terms["total"] = terms["total"] + self.config.loss_silhouette * terms["silhouette"]
         encoder_opt.zero_grad(set_to_none=True)
         self.manual_backward(terms["total"])
         encoder_opt.step()

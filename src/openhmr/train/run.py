@@ -118,8 +118,10 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
 
     d = config.data
 
+    masks = _masks_for(config, annotations, name)
+
     def crops(augment: bool, seed: int) -> CropDataset:
-        return CropDataset(annotations, res=d.res, augment=augment, seed=seed, mirror_pose=hmr.body.mirror_pose)
+        return CropDataset(annotations, res=d.res, augment=augment, seed=seed, mirror_pose=hmr.body.mirror_pose, masks=masks)
 
     if not config.caches_features:
         dataset = crops(d.augment, config.seed)
@@ -128,7 +130,8 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
     for view in range(d.views):
         # View 0 is the plain crop; the others are augmented, each with its own draws. The
         # draws depend on the view only (not on the training seed): runs share their caches.
-        key = cache_key(name, config.backbone, config.encoder_weights, config.cached_blocks, d.res, view, 0)
+        key = cache_key(name, config.backbone, config.encoder_weights, config.cached_blocks, d.res, view, 0,
+                        *(["masks"] if masks else []))
         path = Path(d.work_dir) / "features" / f"{_slug(name)}-v{view}-{key}.safetensors"
         cached = build_feature_cache(
             hmr.encoder, crops(view > 0, view), config.cached_blocks, path,
@@ -136,6 +139,20 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
         )
         views.append(cached if labelled is None else Without3D(cached, labelled))
     return views[0] if len(views) == 1 else torch.utils.data.ConcatDataset(views)
+
+
+def _masks_for(config: TrainConfig, annotations, name: str):
+    """What CropDataset's ``masks`` should be for this source: False (no silhouette loss),
+    True (synthetic renders: masks beside the images) or the source's cached MediaPipe masks."""
+    from openhmr.silhouette.masks import mask_path_beside
+
+    if config.loss_silhouette <= 0:
+        return False
+    if mask_path_beside(annotations.image_root / str(annotations.imgname[0])).exists():
+        return True
+    from openhmr.silhouette.mediapipe_masks import MaskCache
+
+    return MaskCache.find(Path(config.data.work_dir), name, len(annotations))
 
 
 def _slug(name: str) -> str:

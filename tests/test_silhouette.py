@@ -1,0 +1,133 @@
+"""Silhouettes: the soft rasteriser against pyrender, its gradients, masks from `synth` and
+for older sets, masks in training crops, and the silhouette loss."""
+
+import numpy as np
+import pytest
+import torch
+
+from openhmr.silhouette.losses import crop_silhouette, silhouette_loss, soft_iou_loss
+from openhmr.silhouette.masks import MASK_RES, mask_path_beside, read_mask
+from openhmr.silhouette.soft import SoftSilhouette
+
+SCALE = 0.85  # the training framing: the body spans about 85 % of the crop
+
+
+def hard_mask(vertices: np.ndarray, faces: np.ndarray, res: int, scale: float) -> np.ndarray:
+    """pyrender's mask of a weak-perspective view: a far camera with the same scale."""
+    from openhmr.render import render_mesh
+
+    focal = 1e4
+    far = vertices + [0.0, 0.0, focal / (scale * res / 2)]
+    K = np.array([[focal, 0, res / 2], [0, focal, res / 2], [0, 0, 1.0]])
+    return render_mesh(far, faces, K, (res, res), np.zeros((res, res, 3), np.uint8), color=(1, 1, 1, 1)).max(-1) > 0
+
+
+def posed(anny_body, count=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = anny_body(torch.randn(count, 3, generator=g) * 0.3, torch.randn(count, 30, 3, generator=g) * 0.3,
+                    anny_body.mean_shape.expand(count, -1))
+    return out.vertices
+
+
+def test_the_soft_silhouette_becomes_pyrenders_mask_as_softness_goes_to_zero(anny_body):
+    vertices = posed(anny_body)
+    renderer = SoftSilhouette(anny_body.faces, MASK_RES)
+    camera = torch.tensor([[SCALE, 0.0, 0.0]]).expand(len(vertices), 3)
+    soft = crop_silhouette(renderer, vertices, camera)
+    hardened = renderer.forward(renderer_points(vertices), softness=0.01) > 0.5
+    ious = []
+    for i, v in enumerate(vertices.numpy()):
+        hard = hard_mask(v, anny_body.faces.numpy(), MASK_RES, SCALE)
+        mine = hardened[i].numpy()
+        ious.append((hard & mine).sum() / (hard | mine).sum())
+    assert np.mean(ious) >= 0.95 and min(ious) > 0.9
+    assert ((soft > 0.02) & (soft < 0.98)).float().mean() < 0.05  # soft only near the edge
+
+
+def renderer_points(vertices):
+    return (SCALE * vertices[..., :2] + 1) * MASK_RES / 2
+
+
+def test_the_silhouette_loss_pulls_a_displaced_body_onto_its_mask(anny_body):
+    vertices = posed(anny_body, count=1)
+    renderer = SoftSilhouette(anny_body.faces, MASK_RES)
+    target = crop_silhouette(renderer, vertices, torch.tensor([[SCALE, 0.0, 0.0]])).detach()
+    camera = torch.tensor([[SCALE * 0.9, 0.1, -0.05]], requires_grad=True)  # smaller and off by 3 px
+    optimiser = torch.optim.Adam([camera], lr=0.01)
+    start = soft_iou_loss(crop_silhouette(renderer, vertices, camera), target).item()
+    for _ in range(60):
+        optimiser.zero_grad()
+        loss = silhouette_loss(renderer, vertices, camera, target, torch.ones(1))
+        loss.backward()
+        optimiser.step()
+    assert loss.item() < 0.3 * start
+    assert torch.allclose(camera.detach(), torch.tensor([[SCALE, 0.0, 0.0]]), atol=0.02)
+    assert silhouette_loss(renderer, vertices, camera, target, torch.zeros(1)).item() == 0.0  # no mask, no term
+
+
+@pytest.fixture(scope="module")
+def masked_set(tmp_path_factory, anny_body):
+    from openhmr.data.pose_bank import PoseBank
+    from openhmr.data.synth import generate
+
+    frames = 6
+    bank = PoseBank(np.zeros((frames, 30, 3), np.float32), np.zeros((frames, 3), np.float32), np.zeros(frames, np.int64),
+                    np.array(["rest"]), np.arange(frames), "anny")
+    folder = tmp_path_factory.mktemp("masked")
+    return generate(bank.save(folder / "bank.npz"), frames, folder / "set", seed=3, res=128, progress=False)
+
+
+def test_synth_writes_part_masks_that_match_the_image(masked_set):
+    from PIL import Image
+
+    data = np.load(masked_set)
+    for name in data["imgname"]:
+        labels = read_mask(mask_path_beside(masked_set.parent / str(name)))
+        assert labels is not None and set(np.unique(labels)) <= {0, 1, 2, 3, 4}
+        assert {1, 2, 3, 4} <= set(np.unique(labels)) or labels.sum() > 0
+    assert list(data["maskname"]) == [str(mask_path_beside(n)) for n in data["imgname"]]
+    # The person's keypoints that are seen lie on the mask.
+    labels = read_mask(mask_path_beside(masked_set.parent / str(data["imgname"][0])))
+    image = np.asarray(Image.open(masked_set.parent / str(data["imgname"][0])))
+    assert labels.shape == image.shape[:2]
+    seen = data["part"][0][data["part"][0][:, 2] > 0][:, :2].round().astype(int)
+    inside = (seen >= 0).all(1) & (seen < labels.shape[0]).all(1)
+    assert (labels[seen[inside, 1], seen[inside, 0]] > 0).mean() > 0.8
+
+
+def test_older_sets_get_the_same_masks_rerendered(masked_set):
+    from openhmr.silhouette.synthetic_masks import add_synthetic_masks
+
+    data = np.load(masked_set)
+    paths = [mask_path_beside(masked_set.parent / str(n)) for n in data["imgname"]]
+    before = [read_mask(p) for p in paths]
+    for p in paths[:3]:
+        p.unlink()
+    assert add_synthetic_masks(masked_set, progress=False) == (3, 3)
+    after = [read_mask(p) for p in paths]
+    for old, new in zip(before, after):
+        agree = (old > 0) == (new > 0)
+        assert agree.mean() > 0.99  # the same body; only an occluding box (not in the labels) may differ
+
+
+def test_training_crops_carry_the_mask_cut_like_the_image(masked_set, anny_body):
+    from openhmr.data.dataset import CropDataset
+    from openhmr.data.formats import read_spin_npz
+    from openhmr.data.mixing import collate
+
+    annotations = read_spin_npz(masked_set)
+    plain = CropDataset(annotations, res=224, masks=True)[0]
+    assert plain["mask"].shape == (MASK_RES, MASK_RES) and plain["mask_weight"] == 1.0
+    # Without augmentation the crop is the whole render: the mask is the body's projection.
+    data = np.load(masked_set)
+    pose = torch.from_numpy(data["pose"][:1]).view(1, -1, 3)
+    out = anny_body(pose[:, 0], pose[:, 1:], torch.from_numpy(data["shape"][:1]))
+    vertices = out.vertices[0] + torch.from_numpy(data["joints"][0, 0])
+    pixels = vertices @ torch.from_numpy(data["cam_K"][0]).float().T
+    pixels = pixels[:, :2] / pixels[:, 2:] * (MASK_RES / 128)
+    projected = SoftSilhouette(anny_body.faces, MASK_RES)(pixels[None])[0] > 0.5
+    served = plain["mask"] > 127
+    assert (projected & served).sum() / (projected | served).sum() > 0.85
+    flipped = CropDataset(annotations, res=224, masks=True, augment=True, seed=1)
+    batch = collate([flipped[i] for i in range(4)] + [{"image": torch.zeros(3, 224, 224), "keypoints2d": torch.zeros(23, 3)}], 23)
+    assert batch["mask"].shape == (5, MASK_RES, MASK_RES) and batch["mask_weight"].tolist()[-1] == 0.0
