@@ -131,3 +131,33 @@ def test_training_crops_carry_the_mask_cut_like_the_image(masked_set, anny_body)
     flipped = CropDataset(annotations, res=224, masks=True, augment=True, seed=1)
     batch = collate([flipped[i] for i in range(4)] + [{"image": torch.zeros(3, 224, 224), "keypoints2d": torch.zeros(23, 3)}], 23)
     assert batch["mask"].shape == (5, MASK_RES, MASK_RES) and batch["mask_weight"].tolist()[-1] == 0.0
+
+
+def test_fitting_with_a_mask_matches_girth_that_keypoints_cannot_see(anny_body):
+    from openhmr.fit import BodyParams, FitSettings, Objective, Targets, fit
+    from openhmr.body import keypoints as kp
+    from openhmr.geometry.camera import weak_perspective_project
+
+    rotmats = torch.eye(3).expand(1, anny_body.num_joints, 3, 3).clone()
+    camera = torch.tensor([[SCALE, 0.0, 0.0]])
+    heavy = anny_body.mean_shape.clone()[None]
+    heavy[0, 3] = 0.95  # weight
+    thin = heavy.clone()
+    thin[0, 3] = 0.2
+    truth, start = BodyParams(camera, rotmats, heavy), BodyParams(camera, rotmats, thin)
+    out = anny_body(rotmats[:, 0], rotmats[:, 1:], heavy)
+    points, present = kp.convert(out.keypoints, anny_body.keypoint_names, "coco17")
+    renderer = SoftSilhouette(anny_body.faces, MASK_RES)
+    mask = (crop_silhouette(renderer, out.vertices, camera) > 0.5).float()
+    targets = Targets(weak_perspective_project(points, camera), present.float()[None], kp.convention_names("coco17"),
+                      mask, torch.ones(1))
+    plain = dict(discriminator=0.0, gmm=0.0, bend=0.0, shape=0.0, regression=0.0)
+    with_mask = Objective(anny_body, targets, start, FitSettings(**plain, silhouette=1.0))
+    without = Objective(anny_body, targets, start, FitSettings(**plain, silhouette=0.0))
+    iou_start = with_mask.mask_iou(start).item()
+    kept = fit(with_mask)
+    fitted_iou = with_mask.mask_iou(kept.params).item()
+    assert kept.accepted.all() and fitted_iou > max(0.98, iou_start + 0.03)
+    assert (kept.error_after < kept.error_before + 1.0).all()  # the keypoints stay put
+    # Keypoints alone barely see the girth: the fit without the mask stays further from it.
+    assert with_mask.mask_iou(fit(without).params).item() < fitted_iou - 0.02

@@ -4,8 +4,9 @@ Optimised, batched over people: the crop camera (its scale through log, so it st
 global orientation and body pose (axis-angle), shape (through the body's bounds, as the network
 outputs it). Stage 1 moves only camera and orientation, on the torso; stage 2 moves everything.
 The people's costs are independent, so their sum is minimised jointly. A fit is kept only when
-it lowers the reprojection error without lowering the discriminator's realism score; else the
-person keeps the network's estimate.
+it lowers the reprojection error (or, with a mask, raises the mask's IoU at nearly the same
+error) without lowering the discriminator's realism score; else the person keeps the
+network's estimate.
 """
 
 from __future__ import annotations
@@ -57,13 +58,22 @@ def minimise(cost: Callable[[], torch.Tensor], variables: list[torch.Tensor], se
         opt.step()
 
 
+# A fit that matches the person's mask better may cost its keypoints this much (crop pixels).
+MASK_SLACK_PX = 1.0
+
+
 def accept(objective: Objective, fitted: BodyParams) -> FitResult:
-    """Keep each person's fit only where it improves 2D on the objective's start and does not
-    look less real."""
+    """Keep each person's fit only where it improves the 2D evidence on the objective's start
+    (the keypoints; or, with a mask, the mask's IoU at nearly the same keypoint error) and does
+    not look less real."""
     start, settings = objective.start, objective.settings
     error_before, error_fit = objective.error_px(start), objective.error_px(fitted)
     realism_before, realism_fit = objective.realism(start), objective.realism(fitted)
     accepted = error_fit < error_before
+    iou_before, iou_fit = objective.mask_iou(start), objective.mask_iou(fitted)
+    if iou_before is not None:
+        has_mask = objective.mask_confidence > 0
+        accepted |= has_mask & (iou_fit > iou_before) & (error_fit <= error_before + MASK_SLACK_PX)
     if realism_before is not None:
         accepted &= realism_fit >= realism_before - settings.realism_tolerance
     params = fitted.where(accepted, start)

@@ -7,7 +7,9 @@ Terms (each weight a :class:`FitSettings` field; a zero weight switches a term o
 - regression: closeness to the network's own estimate (rotation matrices and shape);
 - discriminator: HMR's adversary as a realism term, mean over its outputs of (D(θ) - 1)²;
 - gmm: the mixture pose prior's negative log-likelihood; bend: knees and elbows bending the
-  wrong way; shape: distance of the shape from the body's mean (Anny: in units of its range).
+  wrong way; shape: distance of the shape from the body's mean (Anny: in units of its range);
+- silhouette: 1 - soft IoU of the body's silhouette with the person's mask (when the targets
+  carry one), times the mask's confidence (see :mod:`openhmr.silhouette`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class FitSettings:
     gmm: float = 0.002
     bend: float = 1.0
     shape: float = 0.05
+    silhouette: float = 0.5
     # Accept a fit only if its reprojection error drops and the discriminator's mean score
     # falls by no more than this (a prior may improve 2D while making 3D worse).
     realism_tolerance: float = 0.0
@@ -103,17 +106,42 @@ class Objective:
         hips = torch.tensor([n in HIPS for n in targets.names], device=device)
         self.weight = self.used * torch.where(hips, settings.hip_weight, 1.0)
         self.torso = torch.tensor([n in TORSO for n in targets.names], device=device).float()
+        self.mask, self.mask_confidence, self.silhouette = targets.mask, targets.mask_confidence, None
+        if settings.silhouette and targets.mask is not None:
+            from openhmr.silhouette.soft import SoftSilhouette
+
+            self.silhouette = SoftSilhouette(body.faces, targets.mask.shape[-1]).to(device)
         low, high = body.shape_bounds
         self.shape_unit = ((high - low).clamp(min=1e-6) if body.hard_shape_bounds else torch.ones_like(low)).to(device)
 
-    def keypoints2d(self, params: BodyParams) -> torch.Tensor:
+    def posed(self, params: BodyParams):
+        return self.body(params.rotmats[:, 0], params.rotmats[:, 1:], params.shape)
+
+    def keypoints2d(self, params: BodyParams, out=None) -> torch.Tensor:
         """(B, K, 2) crop coordinates of the body's keypoints matching the targets."""
-        out = self.body(params.rotmats[:, 0], params.rotmats[:, 1:], params.shape)
+        out = self.posed(params) if out is None else out
         return project(out.keypoints.index_select(1, self.index), params.camera, self.full_image)
 
-    def distances_px(self, params: BodyParams) -> torch.Tensor:
+    def distances_px(self, params: BodyParams, out=None) -> torch.Tensor:
         """(B, K) distance of each keypoint to its target, crop pixels."""
-        return (self.keypoints2d(params) - self.points).norm(dim=-1) * (CROP_RES / 2)
+        return (self.keypoints2d(params, out) - self.points).norm(dim=-1) * (CROP_RES / 2)
+
+    def body_silhouette(self, params: BodyParams, out=None, softness: float | None = None) -> torch.Tensor:
+        """(B, R, R) the body's soft silhouette on the mask's grid of the crop."""
+        from openhmr.silhouette.soft import crop_to_mask_pixels
+
+        out = self.posed(params) if out is None else out
+        points = project(out.vertices, params.camera, self.full_image)
+        return self.silhouette(crop_to_mask_pixels(points, self.silhouette.res), softness)
+
+    def mask_iou(self, params: BodyParams) -> torch.Tensor | None:
+        """(B,) IoU of the body's hard silhouette with the mask (> 0.5 each), or None without masks."""
+        if self.silhouette is None:
+            return None
+        with torch.no_grad():
+            body = self.body_silhouette(params, softness=0.01) > 0.5
+            mask = self.mask > 0.5
+            return (body & mask).flatten(1).sum(1) / (body | mask).flatten(1).sum(1).clamp(min=1)
 
     def error_px(self, params: BodyParams) -> torch.Tensor:
         """(B,) mean distance over the targets used (confidence-weighted), crop pixels."""
@@ -130,7 +158,8 @@ class Objective:
     def __call__(self, params: BodyParams, torso_only: bool = False) -> torch.Tensor:
         s = self.settings
         sigma2 = s.sigma_px**2
-        r2 = self.distances_px(params).square()
+        out = self.posed(params)
+        r2 = self.distances_px(params, out).square()
         weight = self.weight * self.torso if torso_only else self.weight
         reprojection = ((r2 / (sigma2 + r2)) * weight).sum(1) / weight.sum(1).clamp(min=1e-6)
         cost = reprojection
@@ -146,6 +175,10 @@ class Objective:
             cost = cost + s.gmm * self.pose_prior.nll(body_pose) + s.bend * self.pose_prior.hyperextension(body_pose)
         if s.shape:
             cost = cost + s.shape * self.shape_distance(params.shape, self.body.mean_shape.to(params.shape))
+        if self.silhouette is not None:
+            from openhmr.silhouette.losses import soft_iou_loss
+
+            cost = cost + s.silhouette * self.mask_confidence * soft_iou_loss(self.body_silhouette(params, out), self.mask)
         return cost
 
     def shape_distance(self, shape: torch.Tensor, other: torch.Tensor) -> torch.Tensor:

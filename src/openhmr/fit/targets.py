@@ -15,11 +15,15 @@ CROP_RES = 224  # crop pixels: the unit of the robust scale and of reported crop
 
 @dataclasses.dataclass
 class Targets:
-    """points (B, K, 2) crop coordinates, confidence (B, K) in [0, 1], names: the K landmarks."""
+    """points (B, K, 2) crop coordinates, confidence (B, K) in [0, 1], names: the K landmarks;
+    optionally the person's mask (B, R, R) in [0, 1] over the crop and its confidence (B,)
+    (0: no mask for that person)."""
 
     points: torch.Tensor
     confidence: torch.Tensor
     names: tuple[str, ...]
+    mask: torch.Tensor | None = None
+    mask_confidence: torch.Tensor | None = None
 
     @classmethod
     def from_pixels(cls, points: torch.Tensor, convention: str | tuple[str, ...], centres: torch.Tensor, sizes: torch.Tensor) -> Targets:
@@ -32,7 +36,8 @@ class Targets:
         return cls(xy, torch.where(torch.isfinite(points[..., :2]).all(-1), confidence, 0.0), names)
 
     def to(self, device) -> Targets:
-        return Targets(self.points.to(device), self.confidence.to(device), self.names)
+        masks = (None, None) if self.mask is None else (self.mask.to(device), self.mask_confidence.to(device))
+        return Targets(self.points.to(device), self.confidence.to(device), self.names, *masks)
 
     def onto(self, body_names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The targets the body can match: ``index (K,)`` into the body's keypoints, and the

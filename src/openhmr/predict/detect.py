@@ -88,6 +88,7 @@ class MediaPipeDetector:
             self.pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.5)
         self.max_people = max_people
         self.min_visibility = min_visibility
+        self._segmenting = None  # a second Pose with the segmentation head, made on first use
 
     def landmarks(self, image: np.ndarray) -> np.ndarray | None:
         """MediaPipe's 33 landmarks of the most prominent person in an RGB image: (33, 3)
@@ -98,6 +99,24 @@ class MediaPipeDetector:
         if result.pose_landmarks is None:
             return None
         return np.array([(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark])
+
+    def landmarks_and_mask(self, image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The 33 landmarks (as :meth:`landmarks`) and MediaPipe's person mask (H, W) float in
+        [0, 1] (the probability that a pixel is that person), or (None, None) for nobody."""
+        if self._segmenting is None:
+            import mediapipe as mp
+
+            with _quiet_stderr():
+                self._segmenting = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
+                                                          min_detection_confidence=0.5, enable_segmentation=True)
+        height, width = image.shape[:2]
+        with _quiet_stderr():
+            result = self._segmenting.process(np.ascontiguousarray(image))
+        if result.pose_landmarks is None:
+            return None, None
+        marks = np.array([(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark])
+        mask = None if result.segmentation_mask is None else np.asarray(result.segmentation_mask, dtype=np.float32)
+        return marks, mask
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
         height, width = image.shape[:2]
@@ -120,6 +139,8 @@ class MediaPipeDetector:
 
     def close(self) -> None:
         self.pose.close()
+        if self._segmenting is not None:
+            self._segmenting.close()
 
 
 OPENPOSE_SUFFIX = "_keypoints.json"
