@@ -161,3 +161,24 @@ def test_fitting_with_a_mask_matches_girth_that_keypoints_cannot_see(anny_body):
     assert (kept.error_after < kept.error_before + 1.0).all()  # the keypoints stay put
     # Keypoints alone barely see the girth: the fit without the mask stays further from it.
     assert with_mask.mask_iou(fit(without).params).item() < fitted_iou - 0.02
+
+
+def test_openhmr_masks_caches_mediapipe_masks_for_a_real_set_and_training_finds_them(masked_set, tmp_path, capsys):
+    from openhmr.cli import main
+    from openhmr.data.dataset import CropDataset
+    from openhmr.data.formats import read_spin_npz
+    from openhmr.silhouette.mediapipe_masks import MaskCache
+
+    data = np.load(masked_set)
+    photos = masked_set.parent / "photos.npz"  # the renders as a 2D-labelled set: no body parameters
+    np.savez(photos, **{k: data[k] for k in ("imgname", "center", "scale", "part", "keypoint_convention")})
+    work = tmp_path / "work"
+    assert main(["masks", str(photos), "--work-dir", str(work), "--quiet"]) == 0
+    assert "people got a MediaPipe mask" in capsys.readouterr().out
+    cache = MaskCache.find(work, str(photos), len(data["imgname"]))
+    assert cache is not None and (cache.confidence > 0).sum() >= 4
+    served = CropDataset(read_spin_npz(photos), masks=cache)
+    rendered = CropDataset(read_spin_npz(masked_set), masks=True)
+    for i in np.flatnonzero(cache.confidence > 0)[:3]:
+        a, b = served[int(i)]["mask"] > 127, rendered[int(i)]["mask"] > 127
+        assert served[int(i)]["mask_weight"] > 0.5 and (a & b).sum() / (a | b).sum() > 0.6

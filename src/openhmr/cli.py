@@ -389,8 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve_command)
 
     from openhmr.cli_fit import add_fit_commands
+    from openhmr.cli_masks import add_mask_commands
 
     add_fit_commands(commands)
+    add_mask_commands(commands)
     return parser
 
 

@@ -4,6 +4,8 @@ keypoints, a ``.npz`` file SPIN-style annotations (openhmr's synthetic sets incl
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from openhmr.data.formats import Annotations, read_coco_json, read_spin_npz
@@ -38,3 +40,21 @@ def read_annotations(spec: str, convention: str = "coco23") -> Annotations:
     raise OpenHMRError(
         f"Cannot tell the format of {path}: give an LSP folder (with joints.mat), a COCO keypoint .json or a SPIN-style .npz."
     )
+
+
+def source_slug(name: str) -> str:
+    """A short file-name-safe label for a source: its folder or file name and split."""
+    path, split = parse_source(name)
+    stem = path.parent.name if path.name == "annotations.npz" else path.stem
+    label = stem if split == "all" else f"{stem}_{split}"
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+
+
+def cache_key(source: str | Path, *settings) -> str:
+    """A short hash of the labelled set named ``source`` (``PATH[:SPLIT]``; its label file's
+    path, size and time) and of the ``settings`` that shape the cached features."""
+    path, split = parse_source(str(source))
+    labels = path / "joints.mat" if path.is_dir() else path
+    stat = labels.stat()
+    ident = [str(labels.resolve()), split, stat.st_size, stat.st_mtime_ns, *[str(s) for s in settings]]
+    return hashlib.sha1(json.dumps(ident).encode()).hexdigest()[:12]

@@ -9,6 +9,8 @@ centred far from the crop's centre, where the person of the box is (MAX_OFFSET c
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from openhmr.silhouette.masks import MASK_RES
@@ -49,8 +51,88 @@ def crop_evidence(detector, crop_rgb: np.ndarray) -> tuple[np.ndarray | None, np
 
 
 class MaskCache:
-    """MediaPipe masks of a real set, written by ``openhmr masks`` (not yet: see docs)."""
+    """MediaPipe masks of a real set's people, written by ``openhmr masks`` into
+    ``WORK_DIR/masks/<set>-<key>/``: each kept mask as ``<index>.png`` over the person's plain
+    224² crop (probability × 255), and ``index.npz`` with every person's confidence (0: none).
+    The key follows the set's label file, so an edited set gets new masks."""
+
+    CROP = 224
+
+    def __init__(self, folder: Path, confidence: np.ndarray):
+        self.folder, self.confidence = Path(folder), confidence
 
     @staticmethod
-    def find(work_dir, name: str, count: int):
-        return None
+    def folder_for(work_dir: str | Path, name: str) -> Path:
+        from openhmr.data.sources import cache_key, source_slug
+
+        return Path(work_dir) / "masks" / f"{source_slug(name)}-{cache_key(name, 'mediapipe-masks-v1')}"
+
+    @classmethod
+    def find(cls, work_dir: str | Path, name: str, count: int) -> MaskCache | None:
+        """The cache of set ``name`` (``PATH[:SPLIT]``) with ``count`` people, or None."""
+        folder = cls.folder_for(work_dir, name)
+        try:
+            with np.load(folder / "index.npz") as f:
+                confidence = f["confidence"]
+        except (OSError, KeyError, ValueError):
+            return None
+        return cls(folder, confidence) if len(confidence) == count else None
+
+    def crop_coverage(self, i: int, matrix: np.ndarray, ann, res: int) -> dict:
+        """Sample ``i``'s mask cut by the crop ``matrix`` (image -> crop pixels at ``res``)."""
+        import torch
+
+        from openhmr.data.augment import crop_matrix
+        from openhmr.silhouette.masks import person_coverage, read_mask
+
+        mask = read_mask(self.folder / f"{i:07d}.png") if self.confidence[i] > 0 else None
+        if mask is None:
+            return {"mask": torch.zeros(MASK_RES, MASK_RES, dtype=torch.uint8), "mask_weight": torch.tensor(0.0)}
+        plain = crop_matrix(ann.center[i], float(ann.box_size[i]), self.CROP)
+        coverage = person_coverage(mask, matrix @ np.linalg.inv(plain), res, MASK_RES, binary=False)
+        return {"mask": torch.from_numpy(coverage), "mask_weight": torch.tensor(float(self.confidence[i]))}
+
+
+def build_mask_cache(spec: str, work_dir: str | Path, convention: str = "coco23", progress: bool = True) -> tuple[Path, int, int]:
+    """Run MediaPipe on every person's plain crop of set ``spec``; returns (folder, people,
+    masks kept). Resumes: masks already written are kept."""
+    from PIL import Image
+    from tqdm import tqdm
+
+    from openhmr.data.dataset import CropDataset
+    from openhmr.data.sources import read_annotations
+    from openhmr.io import atomic_path
+    from openhmr.predict.detect import MediaPipeDetector
+
+    ann = read_annotations(spec, convention)
+    folder = MaskCache.folder_for(work_dir, spec)
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset = CropDataset(ann, res=MaskCache.CROP)
+    detector = MediaPipeDetector()
+    confidence = np.zeros(len(ann), np.float32)
+    partial = folder / "confidence.partial.npy"
+    done = np.load(partial) if partial.exists() else np.full(len(ann), -1.0, np.float32)
+    try:
+        for i in tqdm(range(len(ann)), desc="masks", unit="person", disable=not progress):
+            if done[i] >= 0:
+                confidence[i] = done[i]
+                continue
+            sample = dataset.sample_or_none(i)
+            if sample is not None:
+                crop = (sample["image"].permute(1, 2, 0) * 255).round().byte().numpy()
+                _, probability = detector.landmarks_and_mask(crop)
+                if probability is not None:
+                    confidence[i] = judge_mask(probability)
+                    if confidence[i] > 0:
+                        with atomic_path(folder / f"{i:07d}.png") as tmp:
+                            Image.fromarray(np.rint(probability * 255).astype(np.uint8)).save(tmp, format="PNG")
+            done[i] = confidence[i]
+            if i % 200 == 199:
+                with atomic_path(partial) as tmp, open(tmp, "wb") as f:
+                    np.save(f, done)
+    finally:
+        detector.close()
+    with atomic_path(folder / "index.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, confidence=confidence)
+    partial.unlink(missing_ok=True)
+    return folder, len(ann), int((confidence > 0).sum())

@@ -5,8 +5,6 @@ The cache is keyed by the annotations file and the encoder split, and rebuilt wh
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -36,18 +34,6 @@ class FeatureDataset(torch.utils.data.Dataset):
             sample["rotmats"] = self.tensors["rotmats"][index]
             sample["shape"] = self.tensors["shape"][index]
         return sample
-
-
-def cache_key(source: str | Path, *settings) -> str:
-    """A short hash of the labelled set named ``source`` (``PATH[:SPLIT]``; its label file's
-    path, size and time) and of the ``settings`` that shape the cached features."""
-    from openhmr.data.sources import parse_source
-
-    path, split = parse_source(str(source))
-    labels = path / "joints.mat" if path.is_dir() else path
-    stat = labels.stat()
-    ident = [str(labels.resolve()), split, stat.st_size, stat.st_mtime_ns, *[str(s) for s in settings]]
-    return hashlib.sha1(json.dumps(ident).encode()).hexdigest()[:12]
 
 
 @torch.no_grad()

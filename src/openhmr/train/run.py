@@ -114,7 +114,8 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
     ``data.views`` cached trunk outputs per image (feature caching). ``labelled`` (N,) bool:
     which samples keep their 3D labels under the regime (None: the set has none to drop)."""
     from openhmr.data.dataset import CropDataset
-    from openhmr.train.features import Without3D, build_feature_cache, cache_key
+    from openhmr.data.sources import cache_key, source_slug
+    from openhmr.train.features import Without3D, build_feature_cache
 
     d = config.data
 
@@ -132,10 +133,10 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
         # draws depend on the view only (not on the training seed): runs share their caches.
         key = cache_key(name, config.backbone, config.encoder_weights, config.cached_blocks, d.res, view, 0,
                         *(["masks"] if masks else []))
-        path = Path(d.work_dir) / "features" / f"{_slug(name)}-v{view}-{key}.safetensors"
+        path = Path(d.work_dir) / "features" / f"{source_slug(name)}-v{view}-{key}.safetensors"
         cached = build_feature_cache(
             hmr.encoder, crops(view > 0, view), config.cached_blocks, path,
-            progress=config.progress, desc=f"caching {_slug(name)} view {view + 1}/{d.views}",
+            progress=config.progress, desc=f"caching {source_slug(name)} view {view + 1}/{d.views}",
         )
         views.append(cached if labelled is None else Without3D(cached, labelled))
     return views[0] if len(views) == 1 else torch.utils.data.ConcatDataset(views)
@@ -153,16 +154,6 @@ def _masks_for(config: TrainConfig, annotations, name: str):
     from openhmr.silhouette.mediapipe_masks import MaskCache
 
     return MaskCache.find(Path(config.data.work_dir), name, len(annotations))
-
-
-def _slug(name: str) -> str:
-    """A short file-name-safe label for a source: its folder or file name and split."""
-    from openhmr.data.sources import parse_source
-
-    path, split = parse_source(name)
-    stem = path.parent.name if path.name == "annotations.npz" else path.stem
-    label = stem if split == "all" else f"{stem}_{split}"
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
 
 
 def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
