@@ -60,7 +60,7 @@ def synthetic(run: Path, test: Path, body, limit: int | None) -> dict:
 
 def real(spec: str, convention: str, limit: int, hmr, body, refiners: dict, detector) -> dict:
     """IoU with MediaPipe's mask and PCK@0.05 for the network, fit without and with the mask."""
-    from bench.refine import PCK_JOINTS, PCK, body_points  # noqa: F401  (bench/ is on sys.path)
+    from refine import PCK_JOINTS, body_points  # bench/refine.py (bench/ is on sys.path)
     from openhmr.body import keypoints as kp
     from openhmr.data.dataset import CropDataset
     from openhmr.data.sources import read_annotations
@@ -121,6 +121,48 @@ def real(spec: str, convention: str, limit: int, hmr, body, refiners: dict, dete
     return out
 
 
+def pictures(path: Path, spec: str, every: int, count: int, hmr, body, refiners: dict, detector) -> None:
+    """Crops of ``count`` people (every ``every``-th of the set) in three rows: MediaPipe's mask
+    (blue), the network's silhouette (red), the fit's with the mask (green)."""
+    from PIL import Image
+
+    from openhmr.body import keypoints as kp
+    from openhmr.data.dataset import CropDataset
+    from openhmr.data.sources import read_annotations
+    from openhmr.fit import Targets
+    from openhmr.geometry.camera import weak_perspective_project
+    from openhmr.silhouette.masks import MASK_RES
+    from openhmr.silhouette.mediapipe_masks import crop_evidence
+    from openhmr.silhouette.soft import SoftSilhouette, crop_to_mask_pixels
+
+    dataset = CropDataset(read_annotations(spec, "lsp14"))
+    renderer = SoftSilhouette(body.faces, MASK_RES)
+    columns = []
+    for i in range(0, every * count, every):
+        crop = dataset[i]["image"]
+        rgb = (crop.permute(1, 2, 0) * 255).round().byte().numpy()
+        marks, mask, confidence = crop_evidence(detector, rgb)
+        points = torch.zeros(1, 33, 3)
+        if marks is not None:
+            points[0] = torch.from_numpy(np.c_[marks[:, :2] * 2 / 224 - 1, marks[:, 2]]).float()
+        mask_t = torch.zeros(1, MASK_RES, MASK_RES) if mask is None else torch.from_numpy(mask)[None]
+        targets = Targets(points[..., :2], points[..., 2], kp.convention_names("mediapipe33"), mask_t, torch.tensor([confidence]))
+        rows = [mask_t[0].numpy() > 0.5]
+        for p in (refiners["fit"].estimate(crop[None]), refiners["fit"](crop[None], targets).params):
+            with torch.no_grad():
+                out = body(p.rotmats[:, 0], p.rotmats[:, 1:], p.shape)
+                sil = renderer(crop_to_mask_pixels(weak_perspective_project(out.vertices, p.camera), MASK_RES), 0.01)[0]
+            rows.append(sil.numpy() > 0.5)
+        tiles = []
+        for silhouette, colour in zip(rows, ([60, 120, 255], [255, 60, 60], [60, 220, 60])):
+            big = np.asarray(Image.fromarray(silhouette.astype(np.uint8) * 255).resize((224, 224), Image.Resampling.NEAREST)) > 0
+            tile = rgb.astype(np.float32)
+            tile[big] = 0.45 * tile[big] + 0.55 * np.array(colour)
+            tiles.append(tile.astype(np.uint8))
+        columns.append(np.concatenate(tiles, axis=0))
+    Image.fromarray(np.concatenate(columns, axis=1)).save(path, quality=88)
+
+
 def silhouette_ms(body) -> float:
     from openhmr.silhouette.soft import SoftSilhouette
 
@@ -138,13 +180,16 @@ def silhouette_ms(body) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--with-run", required=True, help="training run with loss_silhouette (its folder)")
-    parser.add_argument("--without-run", required=True, help="the same run without it")
+    parser.add_argument("--with-run", help="training run with loss_silhouette (its folder)")
+    parser.add_argument("--without-run", help="the same run without it")
     parser.add_argument("--synth-test", default="/work/data/run/test/annotations.npz")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "real"))
     parser.add_argument("--limit", type=int, default=300, help="LSP test people")
     parser.add_argument("--coco-limit", type=int, default=300, help="coco-mini val people")
     parser.add_argument("--synth-limit", type=int, help="synthetic test images for the mask IoU (default: all)")
+    parser.add_argument("--no-synth", action="store_true", help="skip the two runs' synthetic measurements")
+    parser.add_argument("--pictures", help="also save LSP test crops with the masks and silhouettes as this image")
+    parser.add_argument("settings", nargs="*", help="FitSettings for the fit with the mask, e.g. silhouette=0.2")
     args = parser.parse_args()
 
     from openhmr.body import load_body_model
@@ -156,16 +201,19 @@ def main() -> None:
     torch.manual_seed(0)
     body = load_body_model("anny")
     result: dict = {"silhouette_ms_per_image": silhouette_ms(body)}
-    with_sil = synthetic(Path(args.with_run), Path(args.synth_test), body, args.synth_limit)
-    without = synthetic(Path(args.without_run), Path(args.synth_test), body, args.synth_limit)
-    result.update(synth_pve_with=with_sil["pve"], synth_pve_without=without["pve"],
-                  synth_pa_mpjpe_with=with_sil["pa_mpjpe"], synth_pa_mpjpe_without=without["pa_mpjpe"],
-                  synth_mask_iou=with_sil["mask_iou"], synth_mask_iou_without=without["mask_iou"])
-    result["synth_pve_change"] = round(with_sil["pve"] / without["pve"] - 1, 4)
+    if not args.no_synth:
+        with_sil = synthetic(Path(args.with_run), Path(args.synth_test), body, args.synth_limit)
+        without = synthetic(Path(args.without_run), Path(args.synth_test), body, args.synth_limit)
+        result.update(synth_pve_with=with_sil["pve"], synth_pve_without=without["pve"],
+                      synth_pa_mpjpe_with=with_sil["pa_mpjpe"], synth_pa_mpjpe_without=without["pa_mpjpe"],
+                      synth_mask_iou=with_sil["mask_iou"], synth_mask_iou_without=without["mask_iou"])
+        result["synth_pve_change"] = round(with_sil["pve"] / without["pve"] - 1, 4)
 
     hmr = load_hmr(SHIPPED, body)
     priors = Priors.for_checkpoint(SHIPPED, body)
-    refiners = {"fit": Refiner(hmr, "fit", priors, FitSettings()),
+    settings = FitSettings.parse(args.settings)
+    result["fit_settings"] = {"silhouette": settings.silhouette}
+    refiners = {"fit": Refiner(hmr, "fit", priors, settings),
                 "fit_nomask": Refiner(hmr, "fit", priors, FitSettings(silhouette=0.0))}
     detector = MediaPipeDetector()
     data = Path(args.data)
@@ -175,6 +223,8 @@ def main() -> None:
         if limit > 0:
             for name, value in real(spec, convention, limit, hmr, body, refiners, detector).items():
                 result[f"{key}_{name}"] = value
+    if args.pictures:
+        pictures(Path(args.pictures), f"{data / 'lsp'}:test", 150, 6, hmr, body, refiners, detector)
     result["real_iou_before"] = result.get("lsp_iou_network")
     result["real_iou_refined"] = result.get("lsp_iou_fit")
     result["real_pck05_before"] = result.get("lsp_pck05_network")

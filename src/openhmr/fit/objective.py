@@ -41,7 +41,7 @@ class FitSettings:
     gmm: float = 0.002
     bend: float = 1.0
     shape: float = 0.05
-    silhouette: float = 0.5
+    silhouette: float = 0.1
     # Accept a fit only if its reprojection error drops and the discriminator's mean score
     # falls by no more than this (a prior may improve 2D while making 3D worse).
     realism_tolerance: float = 0.0
