@@ -306,3 +306,22 @@ def test_training_killed_with_sigkill_resumes_and_finishes(experiment, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 12
     assert load_file(out / "model.safetensors") and not list(ckpts.glob(".*.part*"))
+
+
+def test_the_silhouette_loss_trains_on_the_masks_synth_wrote(experiment, tmp_path):
+    from openhmr.silhouette.losses import silhouette_loss
+    from openhmr.train.run import build_training
+
+    root, bank_path, _ = experiment
+    config = load_config(None, [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16",
+                                "data.num_test=8", "batch_size=8", "regime=paired", "data.views=1", "loss_silhouette=10",
+                                f"out_dir={tmp_path}", "progress=false"])  # fmt: skip
+    module, loader, _ = build_training(config)
+    batch = next(iter(loader))
+    assert batch["mask"].shape == (8, 64, 64) and (batch["mask_weight"] == 1).all()
+    assert (batch["mask"].flatten(1).float().mean(1) > 5).all()  # every crop shows its body's mask
+    final = module.forward_batch(batch)[-1]
+    loss = silhouette_loss(module.silhouette, final.vertices, final.camera, batch["mask"], batch["mask_weight"])
+    loss.backward()
+    assert 0 < loss.item() < 1
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.hmr.regressor.parameters())

@@ -37,7 +37,7 @@ def crop_mask(probability: np.ndarray, res: int = MASK_RES) -> np.ndarray:
     """A crop's person probability (R, R) -> (res, res) float in [0, 1], area-averaged."""
     from PIL import Image
 
-    return np.asarray(Image.fromarray(probability.astype(np.float32)).resize((res, res), Image.Resampling.BOX))
+    return np.array(Image.fromarray(probability.astype(np.float32)).resize((res, res), Image.Resampling.BOX))
 
 
 def crop_evidence(detector, crop_rgb: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, float]:
