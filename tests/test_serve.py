@@ -41,6 +41,11 @@ def test_a_photo_gives_an_overlay_a_viewer_mesh_json_and_meshes(tmp_path, model)
     # Turned y up for the viewer: the head is above the feet.
     head, feet = viewer.vertices[:, 1].max(), viewer.vertices[:, 1].min()
     assert head - feet > 0.3 and len(result.meshes) == len(document["people"])
+    # The page's "Refine" switch: the people are fitted to MediaPipe's evidence.
+    (tmp_path / "refined").mkdir()
+    refined = photo_job(model, ASTRONAUT, tmp_path / "refined", refine=True)
+    people = json.loads(refined.json.read_text())["people"]
+    assert "refined by fitting" in refined.summary and all("reprojection_error_px" in p for p in people)
 
 
 def test_bad_files_and_empty_photos_get_one_sentence(tmp_path, model):
