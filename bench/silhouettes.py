@@ -60,7 +60,11 @@ def synthetic(run: Path, test: Path, body, limit: int | None) -> dict:
 
 def real(spec: str, convention: str, limit: int, hmr, body, refiners: dict, detector) -> dict:
     """IoU with MediaPipe's mask and PCK@0.05 for the network, fit without and with the mask."""
-    from refine import PCK_JOINTS, body_points  # bench/refine.py (bench/ is on sys.path)
+    from refine import (  # bench/refine.py (bench/ is on sys.path)
+        PCK_JOINTS,
+        body_points,
+    )
+
     from openhmr.body import keypoints as kp
     from openhmr.data.dataset import CropDataset
     from openhmr.data.sources import read_annotations

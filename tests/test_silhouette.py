@@ -134,8 +134,8 @@ def test_training_crops_carry_the_mask_cut_like_the_image(masked_set, anny_body)
 
 
 def test_fitting_with_a_mask_matches_girth_that_keypoints_cannot_see(anny_body):
-    from openhmr.fit import BodyParams, FitSettings, Objective, Targets, fit
     from openhmr.body import keypoints as kp
+    from openhmr.fit import BodyParams, FitSettings, Objective, Targets, fit
     from openhmr.geometry.camera import weak_perspective_project
 
     rotmats = torch.eye(3).expand(1, anny_body.num_joints, 3, 3).clone()
@@ -144,15 +144,15 @@ def test_fitting_with_a_mask_matches_girth_that_keypoints_cannot_see(anny_body):
     heavy[0, 3] = 0.95  # weight
     thin = heavy.clone()
     thin[0, 3] = 0.2
-    truth, start = BodyParams(camera, rotmats, heavy), BodyParams(camera, rotmats, thin)
+    start = BodyParams(camera, rotmats, thin)
     out = anny_body(rotmats[:, 0], rotmats[:, 1:], heavy)
     points, present = kp.convert(out.keypoints, anny_body.keypoint_names, "coco17")
     renderer = SoftSilhouette(anny_body.faces, MASK_RES)
     mask = (crop_silhouette(renderer, out.vertices, camera) > 0.5).float()
     targets = Targets(weak_perspective_project(points, camera), present.float()[None], kp.convention_names("coco17"),
                       mask, torch.ones(1))
-    plain = dict(discriminator=0.0, gmm=0.0, bend=0.0, shape=0.0, regression=0.0)
-    with_mask = Objective(anny_body, targets, start, FitSettings(**plain, silhouette=1.0))
+    plain = {"discriminator": 0.0, "gmm": 0.0, "bend": 0.0, "shape": 0.0, "regression": 0.0}
+    with_mask = Objective(anny_body, targets, start, FitSettings(**plain, silhouette=1.0, silhouette_stage="all"))
     without = Objective(anny_body, targets, start, FitSettings(**plain, silhouette=0.0))
     iou_start = with_mask.mask_iou(start).item()
     kept = fit(with_mask)
@@ -160,7 +160,13 @@ def test_fitting_with_a_mask_matches_girth_that_keypoints_cannot_see(anny_body):
     assert kept.accepted.all() and fitted_iou > max(0.98, iou_start + 0.03)
     assert (kept.error_after < kept.error_before + 1.0).all()  # the keypoints stay put
     # Keypoints alone barely see the girth: the fit without the mask stays further from it.
-    assert with_mask.mask_iou(fit(without).params).item() < fitted_iou - 0.02
+    keypoints_only = fit(without).params
+    assert with_mask.mask_iou(keypoints_only).item() < fitted_iou - 0.02
+    # The shape stage: the pose comes from the keypoints alone, then only shape and camera
+    # move towards the mask.
+    staged = fit(Objective(anny_body, targets, start, FitSettings(**plain, silhouette=1.0, silhouette_stage="shape"))).params
+    assert with_mask.mask_iou(staged).item() > with_mask.mask_iou(keypoints_only).item() + 0.01
+    assert torch.allclose(staged.rotmats, keypoints_only.rotmats, atol=1e-5)
 
 
 def test_openhmr_masks_caches_mediapipe_masks_for_a_real_set_and_training_finds_them(masked_set, tmp_path, capsys):

@@ -101,5 +101,11 @@ def fit(objective: Objective) -> FitResult:
 
     with torch.enable_grad():
         minimise(lambda: objective(params(), torso_only=True).sum(), [camera, orient], settings, settings.camera_iterations)
-        minimise(lambda: objective(params()).sum(), [camera, orient, pose, shape], settings, settings.iterations)
+        if objective.silhouette is not None and settings.silhouette_stage == "shape":
+            # Pose on the keypoints first; then the mask may only reshape the body (and move
+            # the camera), so it cannot pull limbs off their keypoints.
+            minimise(lambda: objective(params(), silhouette=False).sum(), [camera, orient, pose, shape], settings, settings.iterations)
+            minimise(lambda: objective(params()).sum(), [camera, shape], settings, settings.silhouette_iterations)
+        else:
+            minimise(lambda: objective(params()).sum(), [camera, orient, pose, shape], settings, settings.iterations)
     return accept(objective, params().detach())

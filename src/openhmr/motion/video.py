@@ -47,7 +47,8 @@ def estimate(model, path: Path, boxes_for=None, focal_length: float | None = Non
         picked = follower(boxes_for(image) if boxes_for else model.detect(image))
         boxes.append(picked.bbox if picked else None)
         if picked is None:
-            rotmats.append(None), translations.append(None), shapes.append(None)
+            for seen in (rotmats, translations, shapes):
+                seen.append(None)
             continue
         person = model.predict(image, [picked], focal_length, refine=refine).people[0]
         rotmats.append(axis_angle_to_matrix(torch.from_numpy(person.pose).float()))
@@ -87,7 +88,8 @@ def pose_frames(body, motion: BodyMotion, batch: int = 64):
         shape = motion.shape.float().expand(rot.shape[0], -1)
         out = body.forward_rotmat(rot[:, 0], rot[:, 1:], shape)
         t = motion.translation[start : start + batch, None].float()
-        vertices.append(out.vertices + t), joints.append(out.joints + t)
+        vertices.append(out.vertices + t)
+        joints.append(out.joints + t)
     return torch.cat(vertices), torch.cat(joints)
 
 
@@ -136,7 +138,7 @@ def write_overlay_video(path: Path, source: Path, body, motion: BodyMotion, K: n
 def motion_document(body, motion: BodyMotion, raw_found: np.ndarray, boxes: list, K: np.ndarray, shift_cm: np.ndarray,
                     source: str, checkpoint: str, strength: float, bvh_name: str) -> dict:
     """The ``<stem>_motion.json`` document: per-frame pose (axis-angle) and translation."""
-    r = lambda a, d: np.round(np.asarray(a, dtype=np.float64), d).tolist()  # noqa: E731
+    r = lambda a, d: np.round(np.asarray(a, dtype=np.float64), d).tolist()
     return {
         "video": source,
         "checkpoint": checkpoint,

@@ -32,7 +32,7 @@ def add_synthetic_masks(annotations: str | Path, progress: bool = True) -> tuple
         raise OpenHMRError(f"{annotations}: not an `openhmr synth` set (needs {sorted(needed)} of the Anny body).")
     root = annotations.parent
     todo = [i for i, name in enumerate(data["imgname"]) if not mask_path_beside(root / str(name)).exists()]
-    res = int(round(2 * float(data["center"][0, 0])))
+    res = round(2 * float(data["center"][0, 0]))
     body, renderer = AnnyBody(), None
     try:
         for start in tqdm(range(0, len(todo), BATCH), desc="masks", unit="batch", disable=not progress):
