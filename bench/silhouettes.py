@@ -36,7 +36,7 @@ def synthetic(run: Path, test: Path, body, limit: int | None) -> dict:
     from openhmr.data.dataset import CropDataset
     from openhmr.data.formats import read_spin_npz
     from openhmr.nets.weights_io import load_hmr
-    from openhmr.silhouette.losses import crop_silhouette
+    from openhmr.silhouette.losses import crop_silhouette, hard_iou
     from openhmr.silhouette.masks import MASK_RES
     from openhmr.silhouette.soft import SoftSilhouette
     from openhmr.train.evaluate import evaluate
@@ -54,7 +54,7 @@ def synthetic(run: Path, test: Path, body, limit: int | None) -> dict:
             out = hmr(torch.stack([s["image"] for s in samples]), decode="final")[-1]
             mine = crop_silhouette(renderer, out.vertices, out.camera) > 0.5
         truth = torch.stack([s["mask"] for s in samples]) > 127
-        ious.append((mine & truth).flatten(1).sum(1) / (mine | truth).flatten(1).sum(1).clamp(min=1))
+        ious.append(hard_iou(mine, truth))
     return {"pve": metrics["pve"], "pa_mpjpe": metrics["pa_mpjpe"], "mask_iou": round(float(torch.cat(ious).mean()), 4)}
 
 
@@ -68,11 +68,11 @@ def real(spec: str, convention: str, limit: int, hmr, body, refiners: dict, dete
     from openhmr.body import keypoints as kp
     from openhmr.data.dataset import CropDataset
     from openhmr.data.sources import read_annotations
-    from openhmr.fit import Targets
     from openhmr.geometry.camera import weak_perspective_project
+    from openhmr.silhouette.losses import crop_silhouette, hard_iou
     from openhmr.silhouette.masks import MASK_RES
-    from openhmr.silhouette.mediapipe_masks import crop_evidence
-    from openhmr.silhouette.soft import SoftSilhouette, crop_to_mask_pixels
+    from openhmr.silhouette.mediapipe_masks import crop_targets
+    from openhmr.silhouette.soft import SoftSilhouette
 
     ann = read_annotations(spec, convention)
     dataset = CropDataset(ann)
@@ -85,20 +85,14 @@ def real(spec: str, convention: str, limit: int, hmr, body, refiners: dict, dete
     counted, kept, seen = 0, 0, 0
     n = min(limit, len(dataset))
     for start in range(0, n, 16):
-        samples = [s for s in (dataset.sample_or_none(i) for i in range(start, min(start + 16, n))) if s is not None]
+        read = [(i, dataset.sample_or_none(i)) for i in range(start, min(start + 16, n))]
+        idx = [i for i, s in read if s is not None]
+        samples = [s for _, s in read if s is not None]
         crops = torch.stack([s["image"] for s in samples])
         gt = torch.stack([s["keypoints2d"] for s in samples])
-        idx = [i for i in range(start, min(start + 16, n)) if dataset.sample_or_none(i) is not None]
         unit = torch.from_numpy(ann.person_size[idx] * 2 / ann.box_size[idx]).float()
-        points = torch.zeros(len(samples), 33, 3)
-        masks, confidence = torch.zeros(len(samples), MASK_RES, MASK_RES), torch.zeros(len(samples))
-        for i, crop in enumerate(crops):
-            marks, mask, conf = crop_evidence(detector, (crop.permute(1, 2, 0) * 255).round().byte().numpy())
-            if marks is not None:
-                points[i] = torch.from_numpy(np.c_[marks[:, :2] * 2 / crop.shape[-1] - 1, marks[:, 2]]).float()
-            if mask is not None:
-                masks[i], confidence[i] = torch.from_numpy(mask), conf
-        targets = Targets(points[..., :2], points[..., 2], kp.convention_names("mediapipe33"), masks, confidence)
+        targets = crop_targets(detector, crops)
+        masks, confidence = targets.mask, targets.mask_confidence
         params = {"network": refiners["fit"].estimate(crops), "fit_nomask": refiners["fit_nomask"](crops, targets).params,
                   "fit": refiners["fit"](crops, targets).params}
         gt_j = gt[:, joint_index]
@@ -113,9 +107,7 @@ def real(spec: str, convention: str, limit: int, hmr, body, refiners: dict, dete
             hits[label] += int(((distance < 0.05) & labelled).sum())
             with torch.no_grad():
                 out = body(p.rotmats[:, 0], p.rotmats[:, 1:], p.shape)
-                mine = renderer(crop_to_mask_pixels(weak_perspective_project(out.vertices, p.camera), MASK_RES), 0.01) > 0.5
-            truth = masks > 0.5
-            iou = (mine & truth).flatten(1).sum(1) / (mine | truth).flatten(1).sum(1).clamp(min=1)
+                iou = hard_iou(crop_silhouette(renderer, out.vertices, p.camera) > 0.5, masks > 0.5)
             ious[label].extend(iou[has_mask].tolist())
         print(f"{spec} {start + len(samples)}/{n}", flush=True)
     out = {"people": seen, "with_mask": kept}
@@ -130,33 +122,26 @@ def pictures(path: Path, spec: str, every: int, count: int, hmr, body, refiners:
     (blue), the network's silhouette (red), the fit's with the mask (green)."""
     from PIL import Image
 
-    from openhmr.body import keypoints as kp
     from openhmr.data.dataset import CropDataset
     from openhmr.data.sources import read_annotations
-    from openhmr.fit import Targets
-    from openhmr.geometry.camera import weak_perspective_project
+    from openhmr.predict.detect import crop_rgb
+    from openhmr.silhouette.losses import crop_silhouette
     from openhmr.silhouette.masks import MASK_RES
-    from openhmr.silhouette.mediapipe_masks import crop_evidence
-    from openhmr.silhouette.soft import SoftSilhouette, crop_to_mask_pixels
+    from openhmr.silhouette.mediapipe_masks import crop_targets
+    from openhmr.silhouette.soft import SoftSilhouette
 
     dataset = CropDataset(read_annotations(spec, "lsp14"))
     renderer = SoftSilhouette(body.faces, MASK_RES)
     columns = []
     for i in range(0, every * count, every):
         crop = dataset[i]["image"]
-        rgb = (crop.permute(1, 2, 0) * 255).round().byte().numpy()
-        marks, mask, confidence = crop_evidence(detector, rgb)
-        points = torch.zeros(1, 33, 3)
-        if marks is not None:
-            points[0] = torch.from_numpy(np.c_[marks[:, :2] * 2 / 224 - 1, marks[:, 2]]).float()
-        mask_t = torch.zeros(1, MASK_RES, MASK_RES) if mask is None else torch.from_numpy(mask)[None]
-        targets = Targets(points[..., :2], points[..., 2], kp.convention_names("mediapipe33"), mask_t, torch.tensor([confidence]))
-        rows = [mask_t[0].numpy() > 0.5]
+        rgb = crop_rgb(crop)
+        targets = crop_targets(detector, crop[None])
+        rows = [targets.mask[0].numpy() > 0.5]
         for p in (refiners["fit"].estimate(crop[None]), refiners["fit"](crop[None], targets).params):
             with torch.no_grad():
                 out = body(p.rotmats[:, 0], p.rotmats[:, 1:], p.shape)
-                sil = renderer(crop_to_mask_pixels(weak_perspective_project(out.vertices, p.camera), MASK_RES), 0.01)[0]
-            rows.append(sil.numpy() > 0.5)
+                rows.append(crop_silhouette(renderer, out.vertices, p.camera)[0].numpy() > 0.5)
         tiles = []
         for silhouette, colour in zip(rows, ([60, 120, 255], [255, 60, 60], [60, 220, 60])):
             big = np.asarray(Image.fromarray(silhouette.astype(np.uint8) * 255).resize((224, 224), Image.Resampling.NEAREST)) > 0

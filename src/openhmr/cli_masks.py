@@ -4,27 +4,16 @@ only :mod:`openhmr.cli` imports this)."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-import numpy as np
 
 from openhmr.errors import OpenHMRError
 
 
-def _is_synthetic(spec: str) -> bool:
-    path = Path(spec)
-    if path.suffix != ".npz" or not path.is_file():
-        return False
-    with np.load(path, allow_pickle=False) as f:
-        return {"pose", "cam_K", "joints", "body_model"} <= set(f.files) and str(f["body_model"]) == "anny"
-
-
 def _masks_command(args: argparse.Namespace) -> int:
     from openhmr.silhouette.mediapipe_masks import build_mask_cache
-    from openhmr.silhouette.synthetic_masks import add_synthetic_masks
+    from openhmr.silhouette.synthetic_masks import add_synthetic_masks, is_synthetic_set
 
     for spec in args.sets:
-        if _is_synthetic(spec):
+        if is_synthetic_set(spec):
             written, present = add_synthetic_masks(spec, progress=not args.quiet)
             print(f"{spec}: {written} part masks rendered beside the images ({present} already there)")
         else:

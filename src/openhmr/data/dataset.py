@@ -127,13 +127,13 @@ class CropDataset(torch.utils.data.Dataset):
         return sample
 
     def _mask(self, i: int, matrix: np.ndarray) -> dict[str, torch.Tensor]:
-        from openhmr.silhouette.masks import MASK_RES, mask_path_beside, person_coverage, read_mask
+        from openhmr.silhouette.masks import MASK_RES, mask_path_beside, no_mask, person_coverage, read_mask
 
         if self.masks is not True:
             return self.masks.crop_coverage(i, matrix, self.ann, self.res)
         mask = read_mask(mask_path_beside(self.ann.image_root / str(self.ann.imgname[i])))
         if mask is None:
-            return {"mask": torch.zeros(MASK_RES, MASK_RES, dtype=torch.uint8), "mask_weight": torch.tensor(0.0)}
+            return no_mask()
         return {"mask": torch.from_numpy(person_coverage(mask, matrix, self.res, MASK_RES)), "mask_weight": torch.tensor(1.0)}
 
     def _has_params(self, i: int) -> bool:

@@ -107,8 +107,11 @@ class SynthRenderer:
 
         self.pyrender = pyrender
         self.body, self.res = body, res
+        from openhmr.silhouette.parts import face_parts
+
         dominant = body.dominant_joints()
         self.part = np.array([_PART_OF_BONE.get(body.joint_names[int(b)], 0) for b in dominant])
+        self.face_part = face_parts(body)  # for the part masks
         self.renderer = pyrender.OffscreenRenderer(res, res)
 
     def render(self, vertices: np.ndarray, K: np.ndarray, scene_params: Scene) -> tuple[np.ndarray, np.ndarray]:
@@ -142,10 +145,6 @@ class SynthRenderer:
         import trimesh
 
         pr = self.pyrender
-        if not hasattr(self, "face_part"):
-            from openhmr.silhouette.parts import face_parts
-
-            self.face_part = face_parts(self.body)
         mesh = trimesh.Trimesh(vertices * np.array([1.0, -1.0, -1.0]), self.body.faces.numpy(), process=False)
         codes = (self.face_part + 1) * PART_CODE_STEP
         mesh.visual.face_colors = np.c_[codes, codes, codes, np.full_like(codes, 255)].astype(np.uint8)

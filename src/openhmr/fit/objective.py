@@ -146,10 +146,10 @@ class Objective:
         """(B,) IoU of the body's hard silhouette with the mask (> 0.5 each), or None without masks."""
         if self.silhouette is None:
             return None
+        from openhmr.silhouette.losses import hard_iou
+
         with torch.no_grad():
-            body = self.body_silhouette(params, softness=0.01) > 0.5
-            mask = self.mask > 0.5
-            return (body & mask).flatten(1).sum(1) / (body | mask).flatten(1).sum(1).clamp(min=1)
+            return hard_iou(self.body_silhouette(params, softness=0.01) > 0.5, self.mask > 0.5)
 
     def error_px(self, params: BodyParams) -> torch.Tensor:
         """(B,) mean distance over the targets used (confidence-weighted), crop pixels."""

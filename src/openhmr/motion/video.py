@@ -38,7 +38,8 @@ def estimate(model, path: Path, boxes_for=None, focal_length: float | None = Non
     more than ``max_frames`` frames is refused (:class:`ImageError`)."""
     from openhmr.predict.inputs import video_frames
 
-    follower = Follower(patience=max(1, round(video_fps(path))))
+    fps = video_fps(path)
+    follower = Follower(patience=max(1, round(fps)))  # a second without the person: start again
     rotmats, translations, shapes, boxes, K = [], [], [], [], None
     frames = video_frames(path, 1)
     for index, (_, image) in enumerate(tqdm(frames, desc=f"{path.name}", unit="frame", disable=not progress, leave=False)):
@@ -64,7 +65,7 @@ def estimate(model, path: Path, boxes_for=None, focal_length: float | None = Non
         torch.stack([rotmats[i] for i in nearest]),
         torch.stack([translations[i] for i in nearest]),
         torch.stack([shapes[i] for i in seen]).median(dim=0).values,  # one body for the clip
-        video_fps(path),
+        fps,
         found,
     )
     return motion, K, boxes

@@ -72,6 +72,24 @@ def _quiet_stderr():
         os.close(saved)
 
 
+def _pixels(result, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A MediaPipe Pose result's 33 landmarks in pixels of an image of ``shape`` + visibility."""
+    if result.pose_landmarks is None:
+        return None
+    height, width = shape[:2]
+    return np.array([(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark])
+
+
+def crop_rgb(crop) -> np.ndarray:
+    """A (3, R, R) tensor crop in [0, 1] -> the (R, R, 3) uint8 image MediaPipe reads."""
+    return (crop.permute(1, 2, 0) * 255).round().byte().numpy()
+
+
+def pixels_to_crop(marks: np.ndarray, res: int) -> np.ndarray:
+    """(K, 3) crop pixels + confidence -> crop coordinates in [-1, 1] + confidence."""
+    return np.c_[marks[:, :2] * 2 / res - 1, marks[:, 2]]
+
+
 class MediaPipeDetector:
     """People in an RGB image via MediaPipe Pose (``model_complexity=1``: the shipped model)."""
 
@@ -93,12 +111,9 @@ class MediaPipeDetector:
     def landmarks(self, image: np.ndarray) -> np.ndarray | None:
         """MediaPipe's 33 landmarks of the most prominent person in an RGB image: (33, 3)
         pixels + visibility (the ``mediapipe33`` convention), or None when nobody is found."""
-        height, width = image.shape[:2]
         with _quiet_stderr():
             result = self.pose.process(np.ascontiguousarray(image))
-        if result.pose_landmarks is None:
-            return None
-        return np.array([(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark])
+        return _pixels(result, image.shape)
 
     def landmarks_and_mask(self, image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The 33 landmarks (as :meth:`landmarks`) and MediaPipe's person mask (H, W) float in
@@ -109,12 +124,11 @@ class MediaPipeDetector:
             with _quiet_stderr():
                 self._segmenting = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
                                                           min_detection_confidence=0.5, enable_segmentation=True)
-        height, width = image.shape[:2]
         with _quiet_stderr():
             result = self._segmenting.process(np.ascontiguousarray(image))
-        if result.pose_landmarks is None:
+        marks = _pixels(result, image.shape)
+        if marks is None:
             return None, None
-        marks = np.array([(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark])
         mask = None if result.segmentation_mask is None else np.asarray(result.segmentation_mask, dtype=np.float32)
         return marks, mask
 

@@ -22,14 +22,15 @@ def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EX
 
     workspace = Workspace()
 
-    # Gradio finds progress bars by a gr.Progress default argument: its documented pattern.
-    def on_photo(image_path, refine, progress=gr.Progress()):  # noqa: B008
+    def on_photo(image_path, refine):
         try:
             result = photo_job(model, image_path, workspace.new(), refine)
         except OpenHMRError as e:
             raise gr.Error(str(e), print_exception=False) from None
         return str(result.overlay), str(result.viewer), str(result.json), [str(p) for p in result.meshes], result.summary
 
+    # Gradio finds a progress bar by a gr.Progress default argument (its documented pattern);
+    # track_tqdm shows the frame loop's bar.
     def on_video(video_path, smoothing, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
         try:
             result = video_job(model, video_path, workspace.new(), smoothing, max_video_seconds)

@@ -15,9 +15,15 @@ def soft_iou_loss(predicted: torch.Tensor, target: torch.Tensor, eps: float = 1e
     return 1.0 - inter / (union + eps)
 
 
-def crop_silhouette(renderer: SoftSilhouette, vertices: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
+def hard_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU per sample of boolean masks (B, R, R) -> (B,) (0 where both are empty)."""
+    return (a & b).flatten(1).sum(1) / (a | b).flatten(1).sum(1).clamp(min=1)
+
+
+def crop_silhouette(renderer: SoftSilhouette, vertices: torch.Tensor, camera: torch.Tensor,
+                    softness: float | None = None) -> torch.Tensor:
     """The soft silhouette (B, R, R) of vertices (B, V, 3) seen by HMR's crop camera (B, 3)."""
-    return renderer(crop_to_mask_pixels(weak_perspective_project(vertices, camera), renderer.res))
+    return renderer(crop_to_mask_pixels(weak_perspective_project(vertices, camera), renderer.res), softness)
 
 
 def silhouette_loss(renderer: SoftSilhouette, vertices: torch.Tensor, camera: torch.Tensor, mask: torch.Tensor,

@@ -16,6 +16,13 @@ MASK_RES = 64  # the silhouette losses compare masks at 64² of the 224² crop
 _SUPERSAMPLE = 4  # crops are cut at 4 × MASK_RES and box-averaged: coverage, not aliasing
 
 
+def no_mask() -> dict:
+    """The mask fields of a sample that has no mask (its weight 0 switches the loss off)."""
+    import torch
+
+    return {"mask": torch.zeros(MASK_RES, MASK_RES, dtype=torch.uint8), "mask_weight": torch.tensor(0.0)}
+
+
 def mask_path_beside(image_path: str | Path) -> Path:
     image_path = Path(image_path)
     return image_path.with_name(image_path.stem + ".mask.png")

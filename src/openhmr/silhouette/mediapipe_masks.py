@@ -40,14 +40,38 @@ def crop_mask(probability: np.ndarray, res: int = MASK_RES) -> np.ndarray:
     return np.array(Image.fromarray(probability.astype(np.float32)).resize((res, res), Image.Resampling.BOX))
 
 
-def crop_evidence(detector, crop_rgb: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, float]:
-    """On one crop (R, R, 3) uint8: MediaPipe's landmarks (33, 3) crop pixels + visibility or
-    None, the person mask at MASK_RES² or None, and the mask's confidence (0 when dropped)."""
-    marks, probability = detector.landmarks_and_mask(crop_rgb)
+def crop_evidence(detector, crop) -> tuple[np.ndarray | None, np.ndarray | None, float]:
+    """On one crop (3, R, R) in [0, 1]: MediaPipe's landmarks (33, 3) in crop coordinates
+    [-1, 1] + visibility or None, the person mask at MASK_RES² or None, and the mask's
+    confidence (0 when dropped)."""
+    from openhmr.predict.detect import crop_rgb, pixels_to_crop
+
+    marks, probability = detector.landmarks_and_mask(crop_rgb(crop))
+    marks = None if marks is None else pixels_to_crop(marks, crop.shape[-1])
     if probability is None:
         return marks, None, 0.0
     confidence = judge_mask(probability)
     return marks, (crop_mask(probability) if confidence > 0 else None), confidence
+
+
+def crop_targets(detector, crops):
+    """MediaPipe's evidence on crops (B, 3, R, R) in [0, 1] as :class:`openhmr.fit.Targets`:
+    the 33 landmarks in crop coordinates (confidence 0 where nobody was found) and the judged
+    person masks (B, MASK_RES, MASK_RES) with their confidences."""
+    import torch
+
+    from openhmr.body.keypoints import convention_names
+    from openhmr.fit import Targets
+
+    points = torch.zeros(len(crops), 33, 3)
+    masks, confidence = torch.zeros(len(crops), MASK_RES, MASK_RES), torch.zeros(len(crops))
+    for i, crop in enumerate(crops):
+        marks, mask, judged = crop_evidence(detector, crop)
+        if marks is not None:
+            points[i] = torch.from_numpy(marks).float()
+        if mask is not None:
+            masks[i], confidence[i] = torch.from_numpy(mask), judged
+    return Targets(points[..., :2], points[..., 2], convention_names("mediapipe33"), masks, confidence)
 
 
 class MaskCache:
@@ -83,11 +107,11 @@ class MaskCache:
         import torch
 
         from openhmr.data.augment import crop_matrix
-        from openhmr.silhouette.masks import person_coverage, read_mask
+        from openhmr.silhouette.masks import no_mask, person_coverage, read_mask
 
         mask = read_mask(self.folder / f"{i:07d}.png") if self.confidence[i] > 0 else None
         if mask is None:
-            return {"mask": torch.zeros(MASK_RES, MASK_RES, dtype=torch.uint8), "mask_weight": torch.tensor(0.0)}
+            return no_mask()
         plain = crop_matrix(ann.center[i], float(ann.box_size[i]), self.CROP)
         coverage = person_coverage(mask, matrix @ np.linalg.inv(plain), res, MASK_RES, binary=False)
         return {"mask": torch.from_numpy(coverage), "mask_weight": torch.tensor(float(self.confidence[i]))}
@@ -102,7 +126,7 @@ def build_mask_cache(spec: str, work_dir: str | Path, convention: str = "coco23"
     from openhmr.data.dataset import CropDataset
     from openhmr.data.sources import read_annotations
     from openhmr.io import atomic_path
-    from openhmr.predict.detect import MediaPipeDetector
+    from openhmr.predict.detect import MediaPipeDetector, crop_rgb
 
     ann = read_annotations(spec, convention)
     folder = MaskCache.folder_for(work_dir, spec)
@@ -119,8 +143,7 @@ def build_mask_cache(spec: str, work_dir: str | Path, convention: str = "coco23"
                 continue
             sample = dataset.sample_or_none(i)
             if sample is not None:
-                crop = (sample["image"].permute(1, 2, 0) * 255).round().byte().numpy()
-                _, probability = detector.landmarks_and_mask(crop)
+                _, probability = detector.landmarks_and_mask(crop_rgb(sample["image"]))
                 if probability is not None:
                     confidence[i] = judge_mask(probability)
                     if confidence[i] > 0:

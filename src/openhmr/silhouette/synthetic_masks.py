@@ -14,6 +14,16 @@ from openhmr.errors import OpenHMRError
 from openhmr.silhouette.masks import mask_path_beside
 
 BATCH = 32
+NEEDED = ("imgname", "pose", "shape", "cam_K", "joints", "center", "body_model")
+
+
+def is_synthetic_set(path: str | Path) -> bool:
+    """Whether ``path`` is an ``openhmr synth`` annotations file (the Anny body's labels)."""
+    path = Path(path)
+    if path.suffix != ".npz" or not path.is_file():
+        return False
+    with np.load(path, allow_pickle=False) as f:
+        return set(NEEDED) <= set(f.files) and str(f["body_model"]) == "anny"
 
 
 def add_synthetic_masks(annotations: str | Path, progress: bool = True) -> tuple[int, int]:
@@ -25,11 +35,10 @@ def add_synthetic_masks(annotations: str | Path, progress: bool = True) -> tuple
     from openhmr.data.synth import SynthRenderer, write_mask
 
     annotations = Path(annotations)
+    if not is_synthetic_set(annotations):
+        raise OpenHMRError(f"{annotations}: not an `openhmr synth` set (needs {', '.join(NEEDED)} of the Anny body).")
     with np.load(annotations, allow_pickle=False) as f:
         data = {k: f[k] for k in f.files}
-    needed = {"imgname", "pose", "shape", "cam_K", "joints", "center"}
-    if not needed <= set(data) or str(data.get("body_model", "")) != "anny":
-        raise OpenHMRError(f"{annotations}: not an `openhmr synth` set (needs {sorted(needed)} of the Anny body).")
     root = annotations.parent
     todo = [i for i, name in enumerate(data["imgname"]) if not mask_path_beside(root / str(name)).exists()]
     res = round(2 * float(data["center"][0, 0]))
