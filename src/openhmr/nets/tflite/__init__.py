@@ -1,0 +1,6 @@
+"""TFLite -> PyTorch: read a ``.tflite`` flatbuffer and build a plain ``torch.nn.Module``."""
+
+from openhmr.nets.tflite.flatbuffer import read_tflite
+from openhmr.nets.tflite.graph import TFLiteGraph
+
+__all__ = ["TFLiteGraph", "read_tflite"]
