@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.openhmr-installed
 export PYOPENGL_PLATFORM ?= osmesa
 
-.PHONY: demo test test-slow bench system-deps test-deps env serve clean
+.PHONY: demo test test-slow bench system-deps test-deps env serve clean blazepose-heavy
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ system-deps:
 
 test-deps:
 	@bash scripts/test_deps.sh
+
+# BlazePose heavy's .tflite (npm @mediapipe/pose) into ~/.cache/openhmr: training encoder=blazepose-heavy needs it.
+blazepose-heavy:
+	@bash scripts/fetch_blazepose_heavy.sh
 
 demo: env
 	$(VENV)/bin/openhmr predict examples --out outputs --side-view --save-mesh obj

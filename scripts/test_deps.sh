@@ -3,6 +3,8 @@
 # for the web demo's browser test (nothing is downloaded by Selenium itself).
 # As root it runs apt-get; otherwise it prints the command, and that one test is skipped.
 set -euo pipefail
+# BlazePose heavy (npm @mediapipe/pose) for its parity test; without npm that test covers full only.
+bash "$(dirname "$0")/fetch_blazepose_heavy.sh" || echo "openhmr: BlazePose heavy not fetched; its parity test is skipped" >&2
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
     exit 0
 fi

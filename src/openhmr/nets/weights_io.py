@@ -42,6 +42,8 @@ def save_weights(hmr: HMR, path: str | Path, extra: dict | None = None) -> Path:
         "relu": hmr.regressor.relu,
         "bounded_shape": hmr.layout.bounded_shape,
     }
+    if getattr(hmr.encoder, "spec", None) is not None:  # converted networks carry their structure
+        meta["encoder_spec"] = hmr.encoder.spec
     tensors = {
         k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in network_state(hmr).items()
     }
@@ -100,6 +102,7 @@ def load_hmr(path: str | Path, body: BodyModel) -> HMR:
         keypoint_convention=arch["keypoint_convention"],
         relu=arch["relu"],
         bounded=arch["bounded_shape"],
+        encoder_spec=arch.get("encoder_spec"),
     )
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
     missing, unexpected = hmr.load_state_dict(state, strict=False)

@@ -6,7 +6,8 @@ file's order over NCHW tensors.
 
 4D tensors are NCHW inside and out; other tensors keep TFLite's layout. The batch dimension is
 free (the file says 1). Weights become ordinary parameters, so the network trains like any
-other PyTorch module.
+other PyTorch module. The network's structure is a JSON-able ``spec``: a network saved with its
+spec and state dict is rebuilt without the ``.tflite`` file (``TFLiteGraph(spec)``).
 """
 
 from __future__ import annotations
@@ -21,102 +22,135 @@ from openhmr.errors import OpenHMRError
 from openhmr.nets.tflite import ops
 from openhmr.nets.tflite.flatbuffer import Graph, Operator, read_tflite
 
+_MODULES = {"conv": ops.Conv2d, "add": ops.Add, "pad": ops.Pad, "max_pool": ops.MaxPool2d, "resize": ops.ResizeBilinear,
+            "reshape": ops.Reshape, "logistic": ops.Logistic, "concat": ops.Concatenate, "depth_to_space": ops.DepthToSpace}  # fmt: skip
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "PAD", "MAX_POOL_2D", "RESIZE_BILINEAR", "RESHAPE", "LOGISTIC",
              "CONCATENATION", "DEPTH_TO_SPACE")  # fmt: skip
 
 
 class TFLiteGraph(nn.Module):
-    """images (B, C, H, W) -> list of the model's outputs (4D ones NCHW)."""
+    """images (B, C, H, W) -> list of the chosen tensors (by default the model's outputs; 4D
+    ones NCHW). ``spec``: ``{"input": i, "outputs": [..], "layers": [{"name", "op", "args",
+    "inputs", "output"}, ..]}`` as made by :func:`graph_spec`."""
 
-    def __init__(self, graph: Graph, name: str = "tflite"):
+    def __init__(self, spec: dict):
         super().__init__()
-        self.name = name
+        self.spec = spec
         self.layers = nn.ModuleDict()
-        # (layer name, input tensor indices (None where the layer holds a constant), output index)
-        self.plan: list[tuple[str, list[int | None], int]] = []
-        kinds: dict[str, int] = {}
-        for op in graph.operators:
-            module, inputs = _build(op, graph)
-            short = op.kind.lower().replace("_2d", "")
-            kinds[short] = kinds.get(short, 0) + 1
-            key = f"{short}_{kinds[short]:03d}"
-            self.layers[key] = module
-            self.plan.append((key, inputs, op.outputs[0]))
-        self.input_index = graph.inputs[0]
-        self.output_indices = list(graph.outputs)
-        self.output_names = [graph.tensors[i].name for i in graph.outputs]
-        self.input_shape = graph.tensors[self.input_index].shape  # NHWC as the file says
+        for layer in spec["layers"]:
+            if layer["op"] not in _MODULES:
+                raise OpenHMRError(f"Unknown layer kind {layer['op']!r} in a network description.")
+            self.layers[layer["name"]] = _MODULES[layer["op"]](**layer["args"])
+        self.input_index = int(spec["input"])
+        self.output_indices = [int(i) for i in spec["outputs"]]
         # Free each activation after its last reader: training keeps only what autograd needs.
         last = {}
-        for step, (_, inputs, _) in enumerate(self.plan):
-            for i in inputs:
+        for step, layer in enumerate(spec["layers"]):
+            for i in layer["inputs"]:
                 if i is not None:
                     last[i] = step
-        self._free_after = [[i for i, s in last.items() if s == step and i not in self.output_indices] for step in range(len(self.plan))]
+        self._free_after = [[i for i, s in last.items() if s == step and i not in self.output_indices] for step in range(len(spec["layers"]))]
 
     @classmethod
-    def from_file(cls, path: str | Path) -> TFLiteGraph:
-        return cls(read_tflite(path), Path(path).stem)
+    def from_file(cls, path: str | Path, outputs: list[int] | None = None) -> TFLiteGraph:
+        """The model in ``path`` with its weights; ``outputs``: tensor indices to return instead
+        of the model's own outputs (operators no chosen output needs are left out)."""
+        graph = read_tflite(path)
+        spec, state = graph_spec(graph, outputs)
+        net = cls(spec)
+        net.load_state_dict(state)
+        return net
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         values: dict[int, torch.Tensor] = {self.input_index: x}
-        for step, (key, inputs, output) in enumerate(self.plan):
-            values[output] = self.layers[key](*[None if i is None else values[i] for i in inputs])
+        for step, layer in enumerate(self.spec["layers"]):
+            values[layer["output"]] = self.layers[layer["name"]](*[None if i is None else values[i] for i in layer["inputs"]])
             for i in self._free_after[step]:
                 values.pop(i, None)
         return [values[i] for i in self.output_indices]
 
 
-def _build(op: Operator, graph: Graph) -> tuple[nn.Module, list[int | None]]:
-    """The module for one operator and the tensor indices it reads at run time."""
+def graph_spec(graph: Graph, outputs: list[int] | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(spec, state dict) of a read TFLite graph, keeping only the operators that ``outputs``
+    (default: the model's outputs) depend on."""
+    outputs = list(graph.outputs if outputs is None else outputs)
+    needed, kept = set(outputs), []
+    for op in reversed(graph.operators):
+        if op.outputs[0] in needed:
+            kept.append(op)
+            needed.update(i for i in op.inputs if i >= 0 and graph.tensors[i].data is None)
+    kept.reverse()
+    layers, state, counts = [], {}, {}
+    for op in kept:
+        kind, args, inputs, weights = _layer(op, graph)
+        counts[kind] = counts.get(kind, 0) + 1
+        name = f"{kind}_{counts[kind]:03d}"
+        layers.append({"name": name, "op": kind, "args": args, "inputs": inputs, "output": op.outputs[0]})
+        state.update({f"layers.{name}.{k}": v for k, v in weights.items()})
+    return {"input": graph.inputs[0], "outputs": outputs, "layers": layers}, state
+
+
+def _layer(op: Operator, graph: Graph) -> tuple[str, dict, list[int | None], dict[str, torch.Tensor]]:
+    """One operator as (layer kind, constructor args, run-time input indices, weights)."""
     t = graph.tensors
     o = op.options
     if op.kind not in SUPPORTED:
         raise OpenHMRError(f"TFLite operator {op.kind} is not supported by openhmr's converter (supported: {', '.join(SUPPORTED)}).")
     x = t[op.inputs[0]]
+    first = [op.inputs[0]]
     if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         w = t[op.inputs[1]].data
-        bias = t[op.inputs[2]].data if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        has_bias = len(op.inputs) > 2 and op.inputs[2] >= 0
         if op.kind == "CONV_2D":  # OHWI -> OIHW
             weight, groups = w.transpose(0, 3, 1, 2), 1
         else:  # 1HW(C·m) -> (C·m)1HW, one group per input channel
             weight, groups = w.transpose(3, 0, 1, 2), x.shape[3]
-        kernel = weight.shape[2:]
+        kernel = list(weight.shape[2:])
         pad = ops.same_padding(x.shape[1:3], kernel, o["stride"], o["dilation"]) if o["padding"] == "same" else (0, 0, 0, 0)
-        return ops.Conv2d(weight, bias, o["stride"], o["dilation"], groups, pad, o["activation"]), [op.inputs[0]]
+        args = {"in_channels": x.shape[3], "out_channels": weight.shape[0], "kernel": kernel, "stride": list(o["stride"]),
+                "dilation": list(o["dilation"]), "groups": groups, "pad": list(pad), "act": o["activation"], "bias": has_bias}
+        weights = {"weight": _tensor(weight)}
+        if has_bias:
+            weights["bias"] = _tensor(t[op.inputs[2]].data)
+        return "conv", args, first, weights
     if op.kind == "ADD":
-        constants, inputs = {}, []
-        other_rank = max(len(t[i].shape) for i in op.inputs)
+        rank = max(len(t[i].shape) for i in op.inputs)
+        constants, inputs, weights = {}, [], {}
         for slot, i in enumerate(op.inputs):
-            if t[i].data is not None:
-                constants[slot] = _constant_as_nchw(t[i].data, other_rank)
-                inputs.append(None)
-            else:
+            if t[i].data is None:
                 inputs.append(i)
-        return ops.Add(o["activation"], constants), inputs
+                continue
+            value = _constant_as_nchw(t[i].data, rank)
+            constants[slot], weights[f"constant{slot}"] = list(value.shape), value
+            inputs.append(None)
+        return "add", {"act": o["activation"], "constants": constants}, inputs, weights
     if op.kind == "PAD":
         p = t[op.inputs[1]].data.astype(int)  # (rank, 2), NHWC
         if len(p) != 4 or p[0].any():
             raise OpenHMRError("Only PAD of NHWC images (not of the batch) is supported.")
-        return ops.Pad((p[2, 0], p[2, 1], p[1, 0], p[1, 1], p[3, 0], p[3, 1])), [op.inputs[0]]
+        return "pad", {"pad": [int(v) for v in (p[2, 0], p[2, 1], p[1, 0], p[1, 1], p[3, 0], p[3, 1])]}, first, {}
     if op.kind == "MAX_POOL_2D":
         pad = ops.same_padding(x.shape[1:3], o["kernel"], o["stride"]) if o["padding"] == "same" else (0, 0, 0, 0)
-        return ops.MaxPool2d(o["kernel"], o["stride"], pad, o["activation"]), [op.inputs[0]]
+        return "max_pool", {"kernel": list(o["kernel"]), "stride": list(o["stride"]), "pad": list(pad), "act": o["activation"]}, first, {}
     if op.kind == "RESIZE_BILINEAR":
-        size = tuple(int(s) for s in t[op.inputs[1]].data)
-        return ops.ResizeBilinear(size, o["align_corners"], o["half_pixel_centers"]), [op.inputs[0]]
+        size = [int(s) for s in t[op.inputs[1]].data]
+        return "resize", {"size": size, "align_corners": o["align_corners"], "half_pixel_centers": o["half_pixel_centers"]}, first, {}
     if op.kind == "RESHAPE":
-        return ops.Reshape(t[op.outputs[0]].shape[1:]), [op.inputs[0]]
+        return "reshape", {"shape": list(t[op.outputs[0]].shape[1:])}, first, {}
     if op.kind == "LOGISTIC":
-        return ops.Logistic(), [op.inputs[0]]
+        return "logistic", {}, first, {}
     if op.kind == "CONCATENATION":
-        return ops.Concatenate(o["axis"], len(t[op.outputs[0]].shape), o["activation"]), list(op.inputs)
-    return ops.DepthToSpace(o["block_size"]), [op.inputs[0]]  # DEPTH_TO_SPACE
+        return "concat", {"axis": o["axis"], "rank": len(t[op.outputs[0]].shape), "act": o["activation"]}, list(op.inputs), {}
+    return "depth_to_space", {"block": o["block_size"]}, first, {}  # DEPTH_TO_SPACE
+
+
+def _tensor(data: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
 
 
 def _constant_as_nchw(data: np.ndarray, rank: int) -> torch.Tensor:
     """A constant operand in the layout of the tensor it meets (NHWC -> NCHW for images)."""
-    value = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
+    value = _tensor(data)
     if rank == 4 and value.dim() == 4:
         return value.permute(0, 3, 1, 2).contiguous()
     if rank == 4 and value.dim() == 1:  # per-channel constant

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -43,15 +42,14 @@ def same_padding(size: tuple[int, int], kernel: tuple[int, int], stride: tuple[i
 
 
 class Conv2d(nn.Module):
-    """CONV_2D / DEPTHWISE_CONV_2D with TF padding and a fused activation.
+    """CONV_2D / DEPTHWISE_CONV_2D with TF padding and a fused activation: (B, C, H, W) ->
+    (B, O, H', W'). ``pad`` (left, right, top, bottom) is applied before the convolution;
+    weights (O, C/groups, kh, kw) are set by the graph builder or a state dict."""
 
-    ``weight`` (O, C/groups, kh, kw) and ``bias`` (O,) already in PyTorch's layout;
-    ``pad`` (left, right, top, bottom) is applied before the convolution."""
-
-    def __init__(self, weight: np.ndarray, bias: np.ndarray | None, stride, dilation, groups: int, pad, act: str | None):
+    def __init__(self, in_channels: int, out_channels: int, kernel, stride, dilation, groups: int, pad, act: str | None, bias: bool = True):
         super().__init__()
-        self.weight = nn.Parameter(torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float32)))
-        self.bias = None if bias is None else nn.Parameter(torch.from_numpy(np.ascontiguousarray(bias, dtype=np.float32)))
+        self.weight = nn.Parameter(torch.zeros(out_channels, in_channels // groups, *kernel))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.stride = tuple(stride)
         self.dilation = tuple(dilation)
         self.groups = groups
@@ -70,13 +68,14 @@ class Conv2d(nn.Module):
 
 
 class Add(nn.Module):
-    """ADD of two tensors (either may be a constant buffer), then the fused activation."""
+    """ADD of two tensors, then the fused activation. ``constants``: the shapes of operands
+    that are constants of the file (slot 0 or 1), held as buffers and set by the builder."""
 
-    def __init__(self, act: str | None, constants: dict[int, torch.Tensor]):
+    def __init__(self, act: str | None, constants: dict[int, tuple[int, ...]] | None = None):
         super().__init__()
         self.act = act
-        for slot, value in constants.items():
-            self.register_buffer(f"constant{slot}", value)
+        for slot, shape in (constants or {}).items():
+            self.register_buffer(f"constant{int(slot)}", torch.zeros(shape))
 
     def forward(self, a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor:
         a = self.constant0 if a is None else a
@@ -90,7 +89,7 @@ class Add(nn.Module):
 class Pad(nn.Module):
     """PAD with zeros; ``pad`` in F.pad's order for NCHW (left, right, top, bottom, front, back)."""
 
-    def __init__(self, pad: tuple[int, ...]):
+    def __init__(self, pad):
         super().__init__()
         self.pad = tuple(pad)
 
@@ -120,7 +119,7 @@ class MaxPool2d(nn.Module):
 class ResizeBilinear(nn.Module):
     """RESIZE_BILINEAR to a fixed (H, W)."""
 
-    def __init__(self, size: tuple[int, int], align_corners: bool, half_pixel_centers: bool):
+    def __init__(self, size, align_corners: bool, half_pixel_centers: bool):
         super().__init__()
         if not (align_corners or half_pixel_centers):
             raise ValueError("TensorFlow's legacy bilinear rule (neither align_corners nor half_pixel_centers) is not supported")
@@ -138,7 +137,7 @@ class Reshape(nn.Module):
     """RESHAPE in TFLite's element order: a 4D input (held NCHW) is read as NHWC, and a 4D
     result is returned NCHW. ``shape`` is the target without its batch dimension."""
 
-    def __init__(self, shape: tuple[int, ...]):
+    def __init__(self, shape):
         super().__init__()
         self.shape = tuple(shape)
 

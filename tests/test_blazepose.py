@@ -1,0 +1,84 @@
+"""BlazePose as HMR's encoder: what it feeds the regressor, checkpoints that carry it, errors."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from openhmr.errors import OpenHMRError
+from openhmr.nets import blazepose
+from openhmr.nets.encoder import build_encoder
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _astronaut(res: int = 224) -> torch.Tensor:
+    image = Image.open(EXAMPLES / "astronaut.jpg").convert("RGB")
+    side = min(image.size)
+    image = image.crop(((image.width - side) // 2, 0, (image.width - side) // 2 + side, side)).resize((res, res), Image.BILINEAR)
+    return torch.from_numpy(np.asarray(image, np.float32) / 255).permute(2, 0, 1)[None]
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return build_encoder("blazepose-full").eval()
+
+
+def test_features_hold_the_trunk_and_the_landmark_heads(encoder):
+    images = _astronaut(256)
+    with torch.no_grad():
+        features = encoder(images)
+        out = encoder.landmarks(images)
+    c = encoder.landmarks.feature_channels
+    assert features.shape == (1, encoder.feature_dim) == (1, c * 4 + 39 * 5 + 39 * 3 + 1)
+    points = features[0, c * 4 : c * 4 + 39 * 5].view(39, 5)
+    torch.testing.assert_close(points[:, :2], out.landmarks[0, :, :2] / 128 - 1)
+    assert float(features[0, -1]) > 0.5  # the pose score: a person is there
+    # The astronaut's face is in the upper part of the crop, her hips below it (y down).
+    nose, hips = points[0, 1], points[23:25, 1].mean()
+    assert nose < 0 and hips > nose
+
+
+def test_224_crops_are_resized_to_the_networks_256(encoder):
+    with torch.no_grad():
+        small = encoder(_astronaut(224))
+        native = encoder(_astronaut(256))
+    c = encoder.landmarks.feature_channels
+    # Face and shoulders, in the frame (her arms and legs are outside it: guesses either way).
+    xy = lambda f: f[0, c * 4 : c * 4 + 39 * 5].view(39, 5)[:13, :2]  # noqa: E731
+    assert (xy(small) - xy(native)).abs().max() < 0.03  # under 4 px of 256
+
+
+def test_a_checkpoint_carries_the_converted_encoder(tmp_path, anny_body, monkeypatch):
+    from openhmr.nets.hmr import build_hmr
+    from openhmr.nets.weights_io import load_hmr, save_weights
+
+    hmr = build_hmr(anny_body, backbone="blazepose-full").eval()
+    torch.nn.init.normal_(hmr.regressor.mlp[-1].weight, std=0.01)
+    path = save_weights(hmr, tmp_path / "w.safetensors")
+
+    def no_file(variant):
+        raise AssertionError("loading a checkpoint must not need the .tflite file")
+
+    monkeypatch.setattr(blazepose, "landmark_model_path", no_file)
+    loaded = load_hmr(path, anny_body)
+    images = _astronaut()
+    with torch.no_grad():
+        a, b = hmr(images, decode="final")[-1], loaded(images, decode="final")[-1]
+    assert (a.joints3d - b.joints3d).abs().max() < 2e-3  # float16 storage: the same body within 2 mm
+    assert (a.joints3d - hmr.body(*hmr.body.rest_parameters(1)).joints).abs().max() > 0.01  # not the rest pose
+
+
+def test_missing_heavy_file_is_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENHMR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(blazepose.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(OpenHMRError, match="make blazepose-heavy"):
+        blazepose.landmark_model_path("heavy")
+
+
+def test_blazepose_is_cached_whole(encoder):
+    with pytest.raises(OpenHMRError, match="frozen_blocks"):
+        encoder.trunk(_astronaut(), 6)
+    assert encoder.num_blocks is None
