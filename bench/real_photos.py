@@ -4,7 +4,10 @@
 
 LSP test (images 1001-2000) and coco-mini val: PCK@0.05 / @0.1 of the person's box, the
 labelled box given (LSP: the labelled joints' extent; COCO: its box), on the joints the model
-predicts. Synthetic: PA-MPJPE on the test clips' COCO-23 keypoints (mm). Prints one JSON line last.
+predicts; ``lsp_test_facing``: the share of LSP test people (both shoulders labelled) whose
+predicted shoulders are in the labelled left-right order. Synthetic: PA-MPJPE on the test
+clips' COCO-23 keypoints (mm). ``ms_per_person``: the network on a batch of 16 crops, as
+``predict`` runs it, per crop. Prints one JSON line last.
 """
 
 from __future__ import annotations
@@ -59,12 +62,15 @@ def main() -> None:
         result[f"{key}_pck05"], result[f"{key}_pck10"] = metrics["pck05"], metrics["pck10"]
         result[f"{key}_people"] = metrics["num_images"]
         result[f"{key}_per_joint_pck10"] = metrics["per_joint_pck10"]
+        if key == "lsp_test":
+            result["lsp_test_facing"] = metrics["facing"]
     synth = Path(args.synth_test)
     result["synth_pa_mpjpe"] = result["synth_mpjpe"] = None
     if synth.is_file():
         metrics = evaluate(hmr, limited(read_eval_set(synth, "synth")), "synth")
         result["synth_pa_mpjpe"], result["synth_mpjpe"] = metrics["pa_mpjpe"], metrics["mpjpe"]
         result["synth_pck05"] = metrics["pck05"]
+    result["ms_per_person"] = _ms_per_person(checkpoint, arch["body_model"])
     result["seconds"] = round(time.perf_counter() - start, 1)
     line = json.dumps(result)
     if args.out:
@@ -72,6 +78,23 @@ def main() -> None:
 
         write_json(args.out, result)
     print(line)
+
+
+def _ms_per_person(checkpoint: Path, body_model: str, batch: int = 16, repeats: int = 5) -> float:
+    """Milliseconds per person of predict's network pass on crops (best of ``repeats``)."""
+    import torch
+
+    from openhmr.predict.predictor import load_model
+
+    model = load_model(checkpoint=checkpoint, body_model=body_model, detector=None)
+    crops = torch.rand(batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    model.run_crops(crops)  # warm-up: first-call allocations and oneDNN kernels
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.run_crops(crops)
+        best = min(best, time.perf_counter() - start)
+    return round(1000 * best / batch, 1)
 
 
 if __name__ == "__main__":

@@ -82,3 +82,27 @@ def test_blazepose_is_cached_whole(encoder):
     with pytest.raises(OpenHMRError, match="frozen_blocks"):
         encoder.trunk(_astronaut(), 6)
     assert encoder.num_blocks is None
+
+
+def test_chosen_inputs_zero_the_other_groups_and_travel_with_the_weights(tmp_path, anny_body):
+    from openhmr.nets.hmr import build_hmr
+    from openhmr.nets.weights_io import load_hmr, read_metadata, save_weights
+
+    hmr = build_hmr(anny_body, backbone="blazepose-full", encoder_inputs=("landmarks", "score")).eval()
+    with torch.no_grad():
+        features = hmr.encoder(_astronaut())[0]
+    c4 = hmr.encoder.landmarks.feature_channels * 4
+    assert not features[:c4].any() and not features[c4 + 195 : -1].any()  # trunk and world zeroed
+    assert features[c4 : c4 + 195].abs().sum() > 0 and features[-1] > 0.5
+    path = save_weights(hmr, tmp_path / "w.safetensors")
+    assert read_metadata(path)[0]["encoder_inputs"] == ["landmarks", "score"]
+    assert torch.equal(load_hmr(path, anny_body).encoder.input_mask, hmr.encoder.input_mask)
+
+
+def test_encoder_inputs_are_checked_before_anything_runs():
+    from openhmr.train.config import load_config
+
+    with pytest.raises(OpenHMRError, match="encoder_inputs must be"):
+        load_config(None, ["data.poses=x.npz", "backbone=blazepose-full", "encoder_inputs=trunk,elbows"])
+    with pytest.raises(OpenHMRError, match="BlazePose encoders"):
+        load_config(None, ["data.poses=x.npz", "encoder_inputs=trunk"])

@@ -31,6 +31,9 @@ INPUT_RES = 256
 NUM_LANDMARKS = 39
 VARIANTS = ("full", "heavy")
 _LANDMARK_VALUES = 5 * NUM_LANDMARKS  # x, y, z, visibility, presence
+# What the encoder hands the regressor, in this order: the heads' feature map, the 39
+# landmarks, the world landmarks, the pose score.
+INPUT_GROUPS = ("trunk", "landmarks", "world", "score")
 
 
 def cache_dir() -> Path:
@@ -127,15 +130,26 @@ class BlazePoseEncoder(nn.Module):
     D = C·4 (the heads' 2 × 2 feature map, flattened) + what the landmark heads say: 39 × (x, y
     in crop coordinates [-1, 1], z / 256, sigmoid visibility, sigmoid presence), 39 × 3 world
     metres and the pose score. Crops of another size are resized to 256² first.
+
+    ``inputs``: which groups the regressor sees (:data:`INPUT_GROUPS`); the others are zeroed
+    by a mask, so one feature cache serves every choice (checkpoints record the choice).
     """
 
     input_res = INPUT_RES
 
-    def __init__(self, landmarks: BlazePoseLandmarks, name: str):
+    def __init__(self, landmarks: BlazePoseLandmarks, name: str, inputs: tuple[str, ...] = INPUT_GROUPS):
         super().__init__()
         self.name = name
         self.landmarks = landmarks
-        self.feature_dim = landmarks.feature_channels * 4 + NUM_LANDMARKS * 5 + NUM_LANDMARKS * 3 + 1
+        c4 = landmarks.feature_channels * 4
+        sizes = {"trunk": c4, "landmarks": NUM_LANDMARKS * 5, "world": NUM_LANDMARKS * 3, "score": 1}
+        self.feature_dim = sum(sizes.values())
+        unknown = set(inputs) - set(INPUT_GROUPS)
+        if unknown or not inputs:
+            raise OpenHMRError(f"Encoder inputs must be some of {', '.join(INPUT_GROUPS)}; got {', '.join(inputs) or 'none'}.")
+        self.inputs = tuple(g for g in INPUT_GROUPS if g in inputs)
+        mask = torch.cat([torch.full((n,), float(group in inputs)) for group, n in sizes.items()])
+        self.register_buffer("input_mask", mask, persistent=False)
 
     @property
     def spec(self) -> dict:
@@ -147,7 +161,8 @@ class BlazePoseEncoder(nn.Module):
         out = self.landmarks(images)
         lm = out.landmarks
         points = torch.cat([lm[..., :2] / (INPUT_RES / 2) - 1.0, lm[..., 2:3] / INPUT_RES, torch.sigmoid(lm[..., 3:5])], dim=-1)
-        return torch.cat([out.features.flatten(1), points.flatten(1), out.world.flatten(1), out.pose_score[:, None]], dim=1)
+        features = torch.cat([out.features.flatten(1), points.flatten(1), out.world.flatten(1), out.pose_score[:, None]], dim=1)
+        return features * self.input_mask
 
     # The whole network is one frozen trunk when features are cached (frozen_blocks None).
     def trunk(self, images: torch.Tensor, frozen_blocks: int | None) -> torch.Tensor:
@@ -157,7 +172,7 @@ class BlazePoseEncoder(nn.Module):
 
     def head(self, trunk: torch.Tensor, frozen_blocks: int | None) -> torch.Tensor:
         self._whole_only(frozen_blocks)
-        return trunk
+        return trunk * self.input_mask  # caches written under another mask serve this one too
 
     @property
     def num_blocks(self) -> int | None:
@@ -174,14 +189,17 @@ class BlazePoseEncoder(nn.Module):
             )
 
 
-def build_blazepose_encoder(name: str, weights: str | Path | None = "default", spec: dict | None = None) -> BlazePoseEncoder:
+def build_blazepose_encoder(
+    name: str, weights: str | Path | None = "default", spec: dict | None = None, inputs: tuple[str, ...] | None = None
+) -> BlazePoseEncoder:
     """``name``: blazepose-full or blazepose-heavy. ``weights="default"`` converts MediaPipe's
     file (or reads a local ``.tflite`` path); with ``weights=None`` the structure comes from
     ``spec`` (a checkpoint's) and the weights are left to a state dict."""
     variant = name.split("-", 1)[1]
+    inputs = INPUT_GROUPS if inputs is None else tuple(inputs)
     if weights is None:
         if spec is None:
             spec, _ = landmark_spec(landmark_model_path(variant))
-        return BlazePoseEncoder(BlazePoseLandmarks(spec), name)
+        return BlazePoseEncoder(BlazePoseLandmarks(spec), name, inputs)
     path = landmark_model_path(variant) if weights == "default" else Path(weights)
-    return BlazePoseEncoder(BlazePoseLandmarks.from_file(path), name)
+    return BlazePoseEncoder(BlazePoseLandmarks.from_file(path), name, inputs)

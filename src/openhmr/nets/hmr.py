@@ -124,12 +124,14 @@ def build_hmr(
     relu: bool = True,
     bounded: bool = True,
     encoder_spec: dict | None = None,
+    encoder_inputs: tuple[str, ...] | None = None,
 ) -> HMR:
     """An HMR for ``body`` with the named backbone; θ0 from ``mean_params`` (default: rest pose).
     ``relu``: nonlinear IEF MLP (HMR); ``bounded``: shape kept inside hard body bounds;
-    ``encoder_spec``: a converted encoder's structure (from a checkpoint)."""
+    ``encoder_spec``: a converted encoder's structure (from a checkpoint); ``encoder_inputs``:
+    which of a BlazePose encoder's feature groups the regressor sees (default all)."""
     layout = ThetaLayout.for_body(body, rotation, bounded)
     mean_params = mean_params or MeanParams.default(body)
-    encoder = build_encoder(backbone, backbone_weights, spec=encoder_spec)
+    encoder = build_encoder(backbone, backbone_weights, spec=encoder_spec, inputs=encoder_inputs)
     regressor = IEFRegressor(encoder.feature_dim, mean_params.theta(layout), iterations=iterations, relu=relu)
     return HMR(body, encoder, regressor, layout, keypoint_convention)

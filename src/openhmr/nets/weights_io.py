@@ -44,6 +44,7 @@ def save_weights(hmr: HMR, path: str | Path, extra: dict | None = None) -> Path:
     }
     if getattr(hmr.encoder, "spec", None) is not None:  # converted networks carry their structure
         meta["encoder_spec"] = hmr.encoder.spec
+        meta["encoder_inputs"] = list(hmr.encoder.inputs)
     tensors = {
         k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in network_state(hmr).items()
     }
@@ -103,6 +104,7 @@ def load_hmr(path: str | Path, body: BodyModel) -> HMR:
         relu=arch["relu"],
         bounded=arch["bounded_shape"],
         encoder_spec=arch.get("encoder_spec"),
+        encoder_inputs=arch.get("encoder_inputs"),
     )
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
     missing, unexpected = hmr.load_state_dict(state, strict=False)

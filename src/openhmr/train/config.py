@@ -41,6 +41,9 @@ class TrainConfig:
     body_model: str = "anny"
     backbone: str = "efficientnet_lite0"
     backbone_weights: str | None = "default"
+    # BlazePose encoders: the feature groups the regressor sees, comma-separated, from
+    # trunk, landmarks, world, score ("all": every one).
+    encoder_inputs: str = "all"
     rotation: str = "axis_angle"
     iterations: int = 3
     keypoint_convention: str = "coco23"
@@ -101,6 +104,13 @@ class TrainConfig:
         return None if self.backbone_weights in (None, "none") else self.backbone_weights
 
     @property
+    def encoder_input_groups(self) -> tuple[str, ...] | None:
+        """None (the encoder's default) or the chosen BlazePose feature groups."""
+        if self.encoder_inputs == "all":
+            return None
+        return tuple(g.strip() for g in self.encoder_inputs.split(",") if g.strip())
+
+    @property
     def caches_features(self) -> bool:
         return self.frozen_blocks != "off"
 
@@ -113,6 +123,15 @@ class TrainConfig:
             raise OpenHMRError(f"lr_schedule must be constant or cosine; got {self.lr_schedule!r}.")
         if self.frozen_blocks not in ("off", "none") and not self.frozen_blocks.isdigit():
             raise OpenHMRError(f"frozen_blocks must be 'off', 'none' or a block count; got {self.frozen_blocks!r}.")
+        if self.encoder_inputs != "all":
+            from openhmr.nets.blazepose import INPUT_GROUPS
+            from openhmr.nets.encoder import BLAZEPOSE
+
+            groups = self.encoder_input_groups
+            if not groups or set(groups) - set(INPUT_GROUPS):
+                raise OpenHMRError(f"encoder_inputs must be 'all' or some of {', '.join(INPUT_GROUPS)}; got {self.encoder_inputs!r}.")
+            if self.backbone.replace("_", "-") not in BLAZEPOSE:
+                raise OpenHMRError(f"encoder_inputs applies to the BlazePose encoders ({', '.join(BLAZEPOSE)}), not {self.backbone!r}.")
         if self.data.train is None and self.data.poses is None:
             raise OpenHMRError(
                 "No training data: set data.poses=BANK.npz (made by `openhmr mocap`) to train on a "

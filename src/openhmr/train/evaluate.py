@@ -186,8 +186,10 @@ def _pck(pred2d: list, gt2d: list, mask: torch.Tensor) -> dict:
 @torch.no_grad()
 def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch_size: int = 32, progress: bool = True) -> dict:
     """PCK of ``hmr``'s projected keypoints on real photos with 2D labels. Returns
-    ``{"pck05", "pck10", "per_joint_pck05", "per_joint_pck10", "num_images", "num_joints",
-    "protocol"}``; the threshold unit is ``annotations.person_size``."""
+    ``{"pck05", "pck10", "per_joint_pck05", "per_joint_pck10", "facing", "facing_people",
+    "num_images", "num_joints", "protocol"}``; the threshold unit is ``annotations.person_size``.
+    ``facing``: the share of people with both shoulders labelled whose predicted shoulders are
+    in the labelled left-right order (a body turned the wrong way round swaps them)."""
     from tqdm import tqdm
 
     names = kp.convention_names(PROTOCOLS_2D[protocol])
@@ -209,6 +211,7 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
     distance = (pixels - gt[..., :2]).norm(dim=-1) / torch.from_numpy(annotations.person_size)[:, None]
     counted = (gt[..., 2] > 0) & mask[None]
     result = {"protocol": protocol, "num_images": len(dataset), "num_joints": int(counted.sum())}
+    result.update(_facing(pixels, gt, mask, names))
     for label, t in (("05", 0.05), ("10", 0.1)):
         hit = (distance < t) & counted
         result[f"pck{label}"] = round(float(hit.sum() / counted.sum().clamp(min=1)), 4)
@@ -216,6 +219,21 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
             n: round(float(hit[:, k].sum() / counted[:, k].sum()), 4) for k, n in enumerate(names) if bool(counted[:, k].any())
         }
     return result
+
+
+def _facing(pixels: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, names: tuple[str, ...]) -> dict:
+    """Share of people whose predicted shoulders (N, K, 2 pixels) keep the labelled (N, K, 3)
+    left-right order; over people with both shoulders labelled (None without them)."""
+    if "left_shoulder" not in names or "right_shoulder" not in names:
+        return {"facing": None, "facing_people": 0}
+    left, right = names.index("left_shoulder"), names.index("right_shoulder")
+    if not (bool(mask[left]) and bool(mask[right])):
+        return {"facing": None, "facing_people": 0}
+    both = (gt[:, left, 2] > 0) & (gt[:, right, 2] > 0)
+    labelled = torch.sign(gt[both, right, 0] - gt[both, left, 0])
+    predicted = torch.sign(pixels[both, right, 0] - pixels[both, left, 0])
+    people = int(both.sum())
+    return {"facing": round(float((labelled == predicted).float().mean()), 4) if people else None, "facing_people": people}
 
 
 def read_eval_set(path: str | Path, protocol: str) -> Annotations:
