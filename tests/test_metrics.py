@@ -78,3 +78,21 @@ def test_weights_round_trip_and_refuse_other_bodies(tmp_path, anny_body, smpl_bo
     save_file({"x": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(OpenHMRError, match="not written by openhmr"):
         load_hmr(tmp_path / "other.safetensors", anny_body)
+
+
+def test_facing_counts_people_whose_shoulders_keep_the_labelled_order():
+    from openhmr.body import keypoints as kp
+    from openhmr.train.evaluate import _facing
+
+    names = kp.convention_names("lsp14")
+    left, right = names.index("left_shoulder"), names.index("right_shoulder")
+    gt = torch.zeros(4, len(names), 3, dtype=torch.float64)
+    gt[:, left] = torch.tensor([60.0, 10.0, 1.0])  # seen from the front: left shoulder on the image's right
+    gt[:, right] = torch.tensor([40.0, 10.0, 1.0])
+    gt[3, right, 2] = 0  # one person's right shoulder unlabelled: not counted
+    pred = gt[..., :2].clone()
+    pred[1, [left, right]] = pred[1, [right, left]]  # the second person turned the wrong way round
+    mask = torch.ones(len(names), dtype=torch.bool)
+    assert _facing(pred, gt, mask, names) == {"facing": round(2 / 3, 4), "facing_people": 3}
+    mask[left] = False  # a model without shoulders cannot be scored
+    assert _facing(pred, gt, mask, names)["facing"] is None
