@@ -83,3 +83,23 @@ def test_photo_backgrounds_are_cropped_from_the_folder(tmp_path, bank_path, anny
     assert abs(corner[0] - 200) < 25 and corner[1] < 60  # a red photo behind the body
     with pytest.raises(OpenHMRError, match="No .jpg/.png photos"):
         generate(bank_path, 1, tmp_path / "out2", backgrounds=tmp_path / "out2_missing", progress=False)
+
+
+def test_the_renderer_starts_a_fresh_context_and_draws_the_same(anny_body):
+    """OSMesa holds memory per rendered scene until its context goes: the renderer renews its
+    context every ``renew_every`` renders, and a renewed context draws the same pixels."""
+    from openhmr.data.synth import SynthRenderer
+
+    renderer = SynthRenderer(anny_body, 64, renew_every=2)
+    vertices = anny_body(*anny_body.rest_parameters(1)).vertices[0].numpy() + np.array([0.0, 0.0, 3.0])
+    K = np.array([[40.0, 0, 32], [0, 40.0, 32], [0, 0, 1]])
+    try:
+        first = renderer.render_parts(vertices, K)
+        contexts = [renderer.renderer]  # kept alive, so a new context cannot take an old id
+        for _ in range(4):
+            np.testing.assert_array_equal(renderer.render_parts(vertices, K), first)
+            if renderer.renderer is not contexts[-1]:
+                contexts.append(renderer.renderer)
+        assert len(contexts) == 3 and (first > 0).sum() > 50  # renewed twice; the body is drawn
+    finally:
+        renderer.close()

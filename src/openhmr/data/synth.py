@@ -99,7 +99,12 @@ def background(seed: int, res: int, photos: list[Path]) -> np.ndarray:
 class SynthRenderer:
     """Renders scenes of one Anny body with pyrender; create it inside the worker process."""
 
-    def __init__(self, body: AnnyBody, res: int):
+    # OSMesa keeps about 3.6 MB per rendered scene inside its context, although pyrender
+    # deletes each mesh's buffers (measured with pyrender-maintained 1.0.1, PyOpenGL 3.1.10:
+    # 6,000 renders grew a process past 20 GB); a fresh context every so often frees it.
+    RENEW_EVERY = 200
+
+    def __init__(self, body: AnnyBody, res: int, renew_every: int = RENEW_EVERY):
         import os
 
         os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
@@ -113,6 +118,15 @@ class SynthRenderer:
         self.part = np.array([_PART_OF_BONE.get(body.joint_names[int(b)], 0) for b in dominant])
         self.face_part = face_parts(body)  # for the part masks
         self.renderer = pyrender.OffscreenRenderer(res, res)
+        self.renew_every, self.renders = renew_every, 0
+
+    def _draw(self, scene, **kwargs):
+        """Render ``scene``; every ``renew_every`` renders the GL context starts afresh."""
+        if self.renders and self.renders % self.renew_every == 0:
+            self.renderer.delete()
+            self.renderer = self.pyrender.OffscreenRenderer(self.res, self.res)
+        self.renders += 1
+        return self.renderer.render(scene, **kwargs)
 
     def render(self, vertices: np.ndarray, K: np.ndarray, scene_params: Scene) -> tuple[np.ndarray, np.ndarray]:
         """Camera-frame vertices (V, 3) -> colour (res, res, 3) uint8 and depth (res, res), 0 = empty."""
@@ -136,7 +150,7 @@ class SynthRenderer:
         intensity, direction = scene_params.light
         gl_direction = direction * np.array([1.0, -1.0, -1.0])
         scene.add(pr.DirectionalLight(intensity=intensity), pose=light_pose(gl_direction))
-        colour, depth = self.renderer.render(scene)
+        colour, depth = self._draw(scene)
         return colour[..., :3], depth
 
     def render_parts(self, vertices: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -151,7 +165,7 @@ class SynthRenderer:
         scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[1.0, 1.0, 1.0])
         scene.add(pr.Mesh.from_trimesh(mesh, smooth=False))
         scene.add(pr.IntrinsicsCamera(K[0, 0], K[1, 1], K[0, 2], K[1, 2], zfar=1e4), pose=np.eye(4))
-        colour, depth = self.renderer.render(scene, flags=pr.RenderFlags.FLAT)
+        colour, depth = self._draw(scene, flags=pr.RenderFlags.FLAT)
         labels = np.rint(colour[..., 0] / PART_CODE_STEP).astype(np.uint8)
         return np.where(depth > 0, labels, 0).astype(np.uint8)
 
