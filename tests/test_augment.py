@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -107,3 +109,46 @@ def test_occluder_hides_the_keypoints_under_it():
     out, vis = occlude(image, points, Augmentation(occluder=(0.1, 0.1, 0.4, 0.4)))
     assert vis[:, 2].tolist() == [0.0, 1.0]
     assert out[25, 25].tolist() == [100, 100, 100] and out[75, 75].tolist() == [0, 0, 0]
+
+
+def test_truncated_crops_end_like_a_photo_and_keep_every_label():
+    """A whole-body person cut at the hips: the crop frames what is left (a detector's box),
+    black below the cut, and the legs' labels stay, running out of the frame."""
+    from openhmr.body import keypoints as kp
+    from openhmr.data.dataset import CropDataset
+    from openhmr.data.formats import Annotations
+    from openhmr.data.truncate import cut_row
+
+    names = kp.convention_names("coco17")
+    y = {"nose": 40, "left_eye": 38, "right_eye": 38, "left_ear": 40, "right_ear": 40, "left_shoulder": 70,
+         "right_shoulder": 70, "left_elbow": 110, "right_elbow": 110, "left_wrist": 150, "right_wrist": 150,
+         "left_hip": 160, "right_hip": 160, "left_knee": 230, "right_knee": 230, "left_ankle": 300, "right_ankle": 300}  # fmt: skip
+    points = np.array([[100 + (10 if n.startswith("left") else -10), y[n], 1.0] for n in names])
+    image = np.full((340, 200, 3), 200, np.uint8)
+    ann = Annotations(imgname=np.array(["x.png"]), center=np.array([[100.0, 170.0]]), box_size=np.array([340.0]),
+                      keypoints2d=points[None], keypoints3d=None, convention="coco17", image_root=Path("."))  # fmt: skip
+    assert cut_row(points, "coco17", "hips") == 160
+    plain = CropDataset(ann, res=64, augment=True, seed=0)
+    cut = CropDataset(ann, res=64, augment=True, seed=0, truncation=1.0)
+    for seed in range(12):  # some draw cuts at the hips: check every draw's invariants
+        cut.seed = plain.seed = seed
+        a, b = plain._sample(0, image), cut._sample(0, image)
+        k = b["keypoints2d"].numpy()
+        if Augmentation.sample(np.random.default_rng([seed, 0, 0])).occluder is None:  # the occluder hides points
+            assert (k[:, 2] == 1).all()  # no label lost
+        spread = lambda s: np.ptp(s["keypoints2d"].numpy()[:, 1])  # noqa: E731
+        assert spread(b) > spread(a) * 1.15  # the box is smaller than the whole person's
+    ankles = k[[names.index("left_ankle"), names.index("right_ankle")], 1]
+    assert (ankles > 1.0).all()  # the feet lie below the frame
+
+
+def test_truncation_blanks_below_the_cut():
+    from openhmr.data.truncate import blank_below, truncated_box
+
+    image = np.full((10, 4, 3), 255, np.uint8)
+    out = blank_below(image, 6.2)
+    assert out[:7].min() == 255 and out[7:].max() == 0
+    points = np.array([[1.0, 1.0, 1], [3.0, 2.0, 1], [2.0, 5.0, 1], [2.0, 9.0, 1], [0.0, 8.0, 0]])
+    centre, size = truncated_box(points, 6.0, 1.0)
+    np.testing.assert_allclose(centre, [2.0, 3.5])  # x from the points above, y down to the cut
+    assert size == 5.0

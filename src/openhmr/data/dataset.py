@@ -53,8 +53,12 @@ class CropDataset(torch.utils.data.Dataset):
         max_bad_fraction: float = 0.1,
         mirror_pose=None,
         masks=False,
+        truncation: float = 0.0,
+        margin: float = 1.3,
     ):
         self.ann = annotations
+        self.truncation = truncation
+        self.margin = margin
         self.masks = masks
         self.res = res
         self.augment = augment
@@ -100,9 +104,13 @@ class CropDataset(torch.utils.data.Dataset):
 
     def _sample(self, i: int, image: np.ndarray) -> dict[str, torch.Tensor]:
         aug = Augmentation()
+        center, box_size = self.ann.center[i], float(self.ann.box_size[i])
         if self.augment:
-            aug = Augmentation.sample(np.random.default_rng([self.seed, i, self.seen]))
-        matrix = crop_matrix(self.ann.center[i], float(self.ann.box_size[i]), self.res, aug)
+            rng = np.random.default_rng([self.seed, i, self.seen])
+            aug = Augmentation.sample(rng)
+            if self.truncation > 0 and rng.random() < self.truncation:
+                image, center, box_size = self._truncate(i, image, rng, center, box_size)
+        matrix = crop_matrix(center, box_size, self.res, aug)
         flip = self.flip_perm if aug.flip else None
         keypoints = augment_keypoints(self.ann.keypoints2d[i], matrix, self.res, flip)
         crop, keypoints = occlude(jitter_colour(warp_image(image, matrix, self.res), aug), keypoints, aug)
@@ -125,6 +133,18 @@ class CropDataset(torch.utils.data.Dataset):
             sample["rotmats"] = axis_angle_to_matrix(torch.cat([global_orient[None], body_pose]))
             sample["shape"] = torch.from_numpy(np.asarray(self.ann.shape[i], dtype=np.float32))
         return sample
+
+    def _truncate(self, i: int, image: np.ndarray, rng: np.random.Generator, center, box_size):
+        """The photo cut at a random level (knees, hips, chest) and the box a detector would
+        give what remains; unchanged when the person's labels cannot place the cut."""
+        from openhmr.data.truncate import CUTS, blank_below, cut_row, truncated_box
+
+        keypoints = self.ann.keypoints2d[i]
+        row = cut_row(keypoints, self.ann.convention, CUTS[int(rng.integers(len(CUTS)))])
+        box = None if row is None else truncated_box(keypoints, row, self.margin)
+        if box is None:
+            return image, center, box_size
+        return blank_below(image, row), box[0], box[1]
 
     def _mask(self, i: int, matrix: np.ndarray) -> dict[str, torch.Tensor]:
         from openhmr.silhouette.masks import MASK_RES, mask_path_beside, no_mask, person_coverage, read_mask

@@ -33,6 +33,9 @@ class DataConfig:
     # Feature caching: crops cached per image; the first is unaugmented, the others augmented
     # (scale, shift, rotation, flip, colour, occluder) and drawn among in training.
     views: int = 2
+    # Share of augmented crops cut like a photo that ends at the knees, hips or chest (the box
+    # then frames what is left, as a detector's would): see openhmr.data.truncate.
+    truncation: float = 0.0
     num_workers: int = 0
 
 
@@ -140,6 +143,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise OpenHMRError(f"{name} must be at least 1; got {getattr(self, name)}.")
+        if not 0.0 <= self.data.truncation <= 1.0:
+            raise OpenHMRError(f"data.truncation must lie in [0, 1]; got {self.data.truncation}.")
         if self.data.views < 1:
             raise OpenHMRError(f"data.views must be at least 1; got {self.data.views}.")
         if self.data.real and not 0.0 < self.data.real_share < 1.0:

@@ -123,7 +123,8 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
     masks = _masks_for(config, annotations, name)
 
     def crops(augment: bool, seed: int) -> CropDataset:
-        return CropDataset(annotations, res=d.res, augment=augment, seed=seed, mirror_pose=hmr.body.mirror_pose, masks=masks)
+        return CropDataset(annotations, res=d.res, augment=augment, seed=seed, mirror_pose=hmr.body.mirror_pose, masks=masks,
+                           truncation=d.truncation if augment else 0.0)
 
     if not config.caches_features:
         dataset = crops(d.augment, config.seed)
@@ -133,7 +134,7 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
         # View 0 is the plain crop; the others are augmented, each with its own draws. The
         # draws depend on the view only (not on the training seed): runs share their caches.
         key = cache_key(name, config.backbone, config.encoder_weights, config.cached_blocks, d.res, view, 0,
-                        *(["masks"] if masks else []))
+                        *(["masks"] if masks else []), *([f"truncation{d.truncation}"] if view > 0 and d.truncation else []))
         path = Path(d.work_dir) / "features" / f"{source_slug(name)}-v{view}-{key}.safetensors"
         cached = build_feature_cache(
             hmr.encoder, crops(view > 0, view), config.cached_blocks, path,
