@@ -61,6 +61,7 @@ def main() -> None:
         metrics = evaluate_2d(hmr, limited(read_eval_set(spec, protocol)), protocol)
         result[f"{key}_pck05"], result[f"{key}_pck10"] = metrics["pck05"], metrics["pck10"]
         result[f"{key}_people"] = metrics["num_images"]
+        result[f"{key}_dropped"] = len(metrics["dropped"])
         result[f"{key}_per_joint_pck10"] = metrics["per_joint_pck10"]
         if key == "lsp_test":
             result["lsp_test_facing"] = metrics["facing"]

@@ -96,3 +96,36 @@ def test_each_protocol_runs_from_the_command_line(setup, smpl_npz, protocol, tmp
     assert result["num_images"] == N and result["pa_mpjpe"] > 0
     assert (result["mpjpe"] is None) == (protocol == "h36m-p2")
     assert (result["pve"] is not None) == (protocol == "3dpw")
+
+
+def test_an_unreadable_image_is_dropped_not_scored_against_a_neighbours_labels(tmp_path, anny_body):
+    """Three people, the middle image unreadable: the figures must equal those of the two
+    readable people alone, and the dropped image is named."""
+    import dataclasses
+    from pathlib import Path
+
+    from openhmr.data.formats import Annotations
+    from openhmr.train.evaluate import evaluate_2d, format_table
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    (tmp_path / "astronaut.jpg").write_bytes((root / "astronaut.jpg").read_bytes())
+    (tmp_path / "camera.png").write_bytes((root / "camera.png").read_bytes())
+    rng = np.random.default_rng(0)
+    ann = Annotations(
+        imgname=np.array(["astronaut.jpg", "broken.jpg", "camera.png"]),
+        center=np.array([[256.0, 256.0], [100.0, 100.0], [256.0, 256.0]]),
+        box_size=np.array([400.0, 50.0, 450.0]),
+        keypoints2d=np.concatenate([rng.uniform(100, 400, (3, 14, 2)), np.ones((3, 14, 1))], axis=-1),
+        convention="lsp14", image_root=tmp_path, person_size=np.array([300.0, 40.0, 350.0]),
+    )  # fmt: skip
+    readable = dataclasses.replace(ann, **{f: getattr(ann, f)[[0, 2]] for f in ("imgname", "center", "box_size", "keypoints2d", "person_size")})
+    torch.manual_seed(0)
+    hmr = build_hmr(anny_body).eval()
+    with_broken = evaluate_2d(hmr, ann, progress=False)
+    alone = evaluate_2d(hmr, readable, progress=False)
+    assert with_broken["dropped"] == ["broken.jpg"] and alone["dropped"] == []
+    assert with_broken["num_images"] == alone["num_images"] == 2
+    for key in ("pck05", "pck10", "num_joints", "per_joint_pck10"):
+        assert with_broken[key] == alone[key]
+    assert "1 unreadable left out, e.g. broken.jpg" in format_table(with_broken)

@@ -72,8 +72,9 @@ def evaluate(
 ) -> dict:
     """Metrics of ``hmr`` on ``annotations`` (read in the protocol's convention). Returns
     ``{"mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate", "per_joint_mpjpe",
-    "monster_rate_shape", "monster_rate_joints", "num_images", "protocol"}`` (mm and fractions;
-    a metric that cannot be measured is None)."""
+    "monster_rate_shape", "monster_rate_joints", "num_images", "dropped", "protocol"}`` (mm and
+    fractions; a metric that cannot be measured is None; ``dropped``: unreadable images, left
+    out of every figure)."""
     from tqdm import tqdm
 
     if protocol not in PROTOCOLS:
@@ -108,9 +109,11 @@ def evaluate(
     hmr.eval()
     pred3d, gt3d, pred2d, gt2d, rotmats, shapes, vertex_errors = [], [], [], [], [], [], []
     hmr_index, hmr_mask = kp.mapping(kp.convention_names(hmr.keypoint_convention), spec.convention)
+    dropped: list[str] = []
     for start in tqdm(range(0, len(dataset), batch_size), desc="evaluating", unit="batch", disable=not progress):
-        indices = list(range(start, min(start + batch_size, len(dataset))))
-        samples = [dataset[i] for i in indices]
+        indices, samples = _readable(dataset, range(start, min(start + batch_size, len(dataset))), dropped)
+        if not indices:
+            continue
         final = hmr(torch.stack([s["image"] for s in samples]), decode="final")[-1]
         if regressor is not None:
             points = torch.einsum("kv,bvc->bkc", regressor, final.vertices)
@@ -143,6 +146,7 @@ def evaluate(
             gv = gt_out.vertices - mid_hip(gt_kp, hips)
             vertex_errors.append((pv - gv).norm(dim=-1).mean(dim=1))
     hmr.train(was_training)
+    _check_some_left(dataset, dropped)
 
     pred3d, gt3d = torch.cat(pred3d), torch.cat(gt3d)
     conf = gt3d[..., 3] > 0
@@ -155,7 +159,8 @@ def evaluate(
     }
     result = {
         "protocol": protocol,
-        "num_images": len(dataset),
+        "num_images": len(dataset) - len(dropped),
+        "dropped": dropped,
         "mpjpe": round(float(mpjpe.mean() * 1000), 1) if spec.report_mpjpe and len(mpjpe) else None,
         "pa_mpjpe": round(float(pa.mean() * 1000), 1) if len(pa) else None,
         "pve": round(float(torch.cat(vertex_errors).mean() * 1000), 1) if vertex_errors else None,
@@ -173,6 +178,25 @@ def evaluate(
     return result
 
 
+def _readable(dataset: CropDataset, indices, dropped: list[str]) -> tuple[list[int], list[dict]]:
+    """The people of ``indices`` whose image reads, each with its own sample (never a
+    neighbour's, as ``dataset[i]`` would serve); the others' image paths go to ``dropped``."""
+    kept, samples = [], []
+    for i in indices:
+        sample = dataset.sample_or_none(i)
+        if sample is None:
+            dropped.append(str(dataset.ann.imgname[i]))
+        else:
+            kept.append(i)
+            samples.append(sample)
+    return kept, samples
+
+
+def _check_some_left(dataset: CropDataset, dropped: list[str]) -> None:
+    if len(dropped) == len(dataset):
+        raise OpenHMRError(f"No image of the evaluation set could be read (e.g. {dropped[0]}); check {dataset.ann.image_root}.")
+
+
 def _pck(pred2d: list, gt2d: list, mask: torch.Tensor) -> dict:
     if any(p is None for p in pred2d):
         return {"pck05": None, "pck10": None}
@@ -187,7 +211,8 @@ def _pck(pred2d: list, gt2d: list, mask: torch.Tensor) -> dict:
 def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch_size: int = 32, progress: bool = True) -> dict:
     """PCK of ``hmr``'s projected keypoints on real photos with 2D labels. Returns
     ``{"pck05", "pck10", "per_joint_pck05", "per_joint_pck10", "facing", "facing_people",
-    "num_images", "num_joints", "protocol"}``; the threshold unit is ``annotations.person_size``.
+    "num_images", "dropped", "num_joints", "protocol"}`` (``dropped``: the images that could not
+    be read, left out of every figure); the threshold unit is ``annotations.person_size``.
     ``facing``: the share of people with both shoulders labelled whose predicted shoulders are
     in the labelled left-right order (a body turned the wrong way round swaps them)."""
     from tqdm import tqdm
@@ -201,16 +226,20 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
     dataset = CropDataset(annotations, augment=False)
     was_training = hmr.training
     hmr.eval()
-    pred = []
+    pred, kept, dropped = [], [], []
     for start in tqdm(range(0, len(dataset), batch_size), desc="evaluating", unit="batch", disable=not progress):
-        images = torch.stack([dataset[i]["image"] for i in range(start, min(start + batch_size, len(dataset)))])
-        pred.append(hmr(images, decode="final")[-1].keypoints2d.index_select(1, index))
+        indices, samples = _readable(dataset, range(start, min(start + batch_size, len(dataset))), dropped)
+        if indices:
+            kept.extend(indices)
+            pred.append(hmr(torch.stack([s["image"] for s in samples]), decode="final")[-1].keypoints2d.index_select(1, index))
     hmr.train(was_training)
-    pixels = crop_to_image(torch.cat(pred).double(), torch.from_numpy(annotations.center), torch.from_numpy(annotations.box_size))
-    gt = torch.from_numpy(annotations.keypoints2d)
-    distance = (pixels - gt[..., :2]).norm(dim=-1) / torch.from_numpy(annotations.person_size)[:, None]
+    _check_some_left(dataset, dropped)
+    kept = np.asarray(kept)  # predictions are paired with these people's labels and boxes only
+    pixels = crop_to_image(torch.cat(pred).double(), torch.from_numpy(annotations.center[kept]), torch.from_numpy(annotations.box_size[kept]))
+    gt = torch.from_numpy(annotations.keypoints2d[kept])
+    distance = (pixels - gt[..., :2]).norm(dim=-1) / torch.from_numpy(annotations.person_size[kept])[:, None]
     counted = (gt[..., 2] > 0) & mask[None]
-    result = {"protocol": protocol, "num_images": len(dataset), "num_joints": int(counted.sum())}
+    result = {"protocol": protocol, "num_images": len(kept), "dropped": dropped, "num_joints": int(counted.sum())}
     result.update(_facing(pixels, gt, mask, names))
     for label, t in (("05", 0.05), ("10", 0.1)):
         hit = (distance < t) & counted
@@ -250,8 +279,10 @@ def format_table(result: dict) -> str:
     rows = [(k, result.get(k)) for k in ("mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate", "monster_rate_shape", "monster_rate_joints")]
     units = {"mpjpe": "mm", "pa_mpjpe": "mm", "pve": "mm"}
     if result["protocol"] in PROTOCOLS_2D:
-        rows = [(k, result.get(k)) for k in ("pck05", "pck10", "num_joints")]
-    lines = [f"protocol {result['protocol']}, {result['num_images']} images", f"{'metric':<22}value"]
+        rows = [(k, result.get(k)) for k in ("pck05", "pck10", "facing", "num_joints")]
+    dropped = result.get("dropped") or []
+    skipped = f" ({len(dropped)} unreadable left out, e.g. {dropped[0]})" if dropped else ""
+    lines = [f"protocol {result['protocol']}, {result['num_images']} images{skipped}", f"{'metric':<22}value"]
     for name, value in rows:
         lines.append(f"{name:<22}{'n/a' if value is None else value} {units.get(name, '')}".rstrip())
     return "\n".join(lines)
