@@ -40,7 +40,8 @@ def main() -> None:
     body = load_body_model(arch["body_model"])
     hmr = load_hmr(checkpoint, body)
     data = Path(args.data)
-    result: dict = {"checkpoint": str(checkpoint)}
+    # Relative to the repository when inside it: results files carry no machine's paths.
+    result: dict = {"checkpoint": str(checkpoint.resolve().relative_to(ROOT)) if checkpoint.resolve().is_relative_to(ROOT) else checkpoint.name}
 
     def limited(ann):
         if args.limit:
@@ -64,7 +65,7 @@ def main() -> None:
         result[f"{key}_dropped"] = len(metrics["dropped"])
         result[f"{key}_per_joint_pck10"] = metrics["per_joint_pck10"]
         if key == "lsp_test":
-            result["lsp_test_facing"] = metrics["facing"]
+            result["lsp_test_facing"], result["lsp_test_facing_people"] = metrics["facing"], metrics["facing_people"]
     synth = Path(args.synth_test)
     result["synth_pa_mpjpe"] = result["synth_mpjpe"] = None
     if synth.is_file():

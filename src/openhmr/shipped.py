@@ -3,7 +3,7 @@
 from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-SHIPPED_WEIGHTS = WEIGHTS_DIR / "openhmr_anny_lite0.safetensors"
+SHIPPED_WEIGHTS = WEIGHTS_DIR / "openhmr_anny_blazepose_full.safetensors"
 
 
 def shipped_pose_prior(body_name: str) -> Path:
