@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -33,7 +32,12 @@ RES = 256
 def landmarks_in_image(net, images: list[np.ndarray], centres: np.ndarray, sizes: np.ndarray, angles: np.ndarray) -> np.ndarray:
     """(N, 33, 2) image pixels of BlazePose's landmarks on crops at ``centres`` / ``sizes``,
     turned by ``angles`` (degrees)."""
-    from openhmr.data.augment import Augmentation, crop_matrix, transform_points, warp_image
+    from openhmr.data.augment import (
+        Augmentation,
+        crop_matrix,
+        transform_points,
+        warp_image,
+    )
 
     out = []
     for start in range(0, len(images), 16):

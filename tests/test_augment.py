@@ -136,7 +136,7 @@ def test_truncated_crops_end_like_a_photo_and_keep_every_label():
         k = b["keypoints2d"].numpy()
         if Augmentation.sample(np.random.default_rng([seed, 0, 0])).occluder is None:  # the occluder hides points
             assert (k[:, 2] == 1).all()  # no label lost
-        spread = lambda s: np.ptp(s["keypoints2d"].numpy()[:, 1])  # noqa: E731
+        spread = lambda s: np.ptp(s["keypoints2d"].numpy()[:, 1])
         assert spread(b) > spread(a) * 1.15  # the box is smaller than the whole person's
     ankles = k[[names.index("left_ankle"), names.index("right_ankle")], 1]
     assert (ankles > 1.0).all()  # the feet lie below the frame

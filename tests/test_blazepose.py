@@ -47,7 +47,7 @@ def test_224_crops_are_resized_to_the_networks_256(encoder):
         native = encoder(_astronaut(256))
     c = encoder.landmarks.feature_channels
     # Face and shoulders, in the frame (her arms and legs are outside it: guesses either way).
-    xy = lambda f: f[0, c * 4 : c * 4 + 39 * 5].view(39, 5)[:13, :2]  # noqa: E731
+    xy = lambda f: f[0, c * 4 : c * 4 + 39 * 5].view(39, 5)[:13, :2]
     assert (xy(small) - xy(native)).abs().max() < 0.03  # under 4 px of 256
 
 

@@ -99,6 +99,6 @@ def test_the_shipped_weights_carry_no_machine_paths():
     from openhmr.nets.weights_io import read_metadata
     from openhmr.shipped import SHIPPED_WEIGHTS
 
-    arch, extra = read_metadata(SHIPPED_WEIGHTS)
+    _, extra = read_metadata(SHIPPED_WEIGHTS)
     text = repr(extra)
     assert "/work/" not in text and "/home/" not in text and "/root/" not in text and "'/" not in text

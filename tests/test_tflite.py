@@ -10,8 +10,7 @@ from PIL import Image
 
 from openhmr.errors import OpenHMRError
 from openhmr.nets.blazepose import BlazePoseLandmarks, landmark_model_path
-from openhmr.nets.tflite import TFLiteGraph, graph_spec, read_tflite
-from openhmr.nets.tflite import ops
+from openhmr.nets.tflite import TFLiteGraph, graph_spec, ops, read_tflite
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -58,7 +57,7 @@ def test_blazepose_matches_litert_on_real_photos(variant):
     ours = _ours(net, batch)
     sizes = {int(np.prod(v.shape[1:])): k for k, v in ref.items()}
     landmarks, world, flag = sizes[195], sizes[117], sizes[1]
-    xy = lambda a: a.reshape(-1, 39, 5)[..., :2]  # noqa: E731
+    xy = lambda a: a.reshape(-1, 39, 5)[..., :2]
     assert np.abs(xy(ours[landmarks]) - xy(ref[landmarks])).max() < 0.05  # crop pixels
     assert np.abs(ours[world] - ref[world]).max() < 1e-4  # metres: 0.1 mm
     assert np.abs(ours[flag] - ref[flag]).max() < 1e-4

@@ -147,7 +147,13 @@ class CropDataset(torch.utils.data.Dataset):
         return blank_below(image, row), box[0], box[1]
 
     def _mask(self, i: int, matrix: np.ndarray) -> dict[str, torch.Tensor]:
-        from openhmr.silhouette.masks import MASK_RES, mask_path_beside, no_mask, person_coverage, read_mask
+        from openhmr.silhouette.masks import (
+            MASK_RES,
+            mask_path_beside,
+            no_mask,
+            person_coverage,
+            read_mask,
+        )
 
         if self.masks is not True:
             return self.masks.crop_coverage(i, matrix, self.ann, self.res)

@@ -50,7 +50,7 @@ def landmark_model_path(variant: str) -> Path:
     candidates = [cache_dir() / "blazepose" / name]
     spec = importlib.util.find_spec("mediapipe")
     if spec is not None and spec.submodule_search_locations:
-        candidates.append(Path(list(spec.submodule_search_locations)[0]) / "modules" / "pose_landmark" / name)
+        candidates.append(Path(next(iter(spec.submodule_search_locations))) / "modules" / "pose_landmark" / name)
     for path in candidates:
         if path.is_file():
             return path
