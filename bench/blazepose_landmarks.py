@@ -22,22 +22,13 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-# BlazePose's 33 landmarks by the names LSP shares with it.
-BLAZEPOSE_INDEX = {"left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13, "right_elbow": 14, "left_wrist": 15,
-                   "right_wrist": 16, "left_hip": 23, "right_hip": 24, "left_knee": 25, "right_knee": 26,
-                   "left_ankle": 27, "right_ankle": 28}  # fmt: skip
 RES = 256
 
 
 def landmarks_in_image(net, images: list[np.ndarray], centres: np.ndarray, sizes: np.ndarray, angles: np.ndarray) -> np.ndarray:
     """(N, 33, 2) image pixels of BlazePose's landmarks on crops at ``centres`` / ``sizes``,
     turned by ``angles`` (degrees)."""
-    from openhmr.data.augment import (
-        Augmentation,
-        crop_matrix,
-        transform_points,
-        warp_image,
-    )
+    from openhmr.data.augment import Augmentation, crop_matrix, transform_points, warp_image
 
     out = []
     for start in range(0, len(images), 16):
@@ -58,14 +49,15 @@ def upright_angles(points: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(d[:, 0], -d[:, 1]))
 
 
-def pck(points: np.ndarray, ann, names: tuple[str, ...]) -> tuple[float, float]:
+def pck(points: np.ndarray, ann) -> tuple[float, float]:
+    """PCK@0.05 / @0.1 of the person's size of MediaPipe-33 ``points`` (N, 33, 2) pixels on the
+    LSP joints MediaPipe shares (12 of 14)."""
+    from openhmr.body import keypoints as kp
+
+    index, shared = kp.mapping(kp.convention_names("mediapipe33"), ann.convention)
+    pred = points[:, index.numpy()]
     gt = ann.keypoints2d
-    cols = [k for k, n in enumerate(names) if n in BLAZEPOSE_INDEX]
-    pred = np.zeros(gt.shape[:2] + (2,))
-    for k in cols:
-        pred[:, k] = points[:, BLAZEPOSE_INDEX[names[k]]]
-    counted = gt[..., 2] > 0
-    counted[:, [k for k in range(len(names)) if k not in cols]] = False
+    counted = (gt[..., 2] > 0) & shared.numpy()[None]
     d = np.linalg.norm(pred - gt[..., :2], axis=-1) / ann.person_size[:, None]
     return tuple(round(float(((d < t) & counted).sum() / counted.sum()), 4) for t in (0.05, 0.1))
 
@@ -79,7 +71,6 @@ def main() -> None:
     parser.add_argument("--upright", action="store_true", help="also measure upright second-pass crops")
     args = parser.parse_args()
 
-    from openhmr.body import keypoints as kp
     from openhmr.data.lsp import LSP_MARGIN
     from openhmr.data.sources import read_annotations
     from openhmr.errors import OpenHMRError
@@ -91,7 +82,6 @@ def main() -> None:
     for field in ("keypoints2d", "center", "box_size", "person_size", "imgname"):
         setattr(ann, field, getattr(ann, field)[:n])
     images = [load_image(ann.image_root / str(name)) for name in ann.imgname]
-    names = kp.convention_names("lsp14")
     result: dict = {"people": n, "threads": torch.get_num_threads()}
     for variant in args.variants.split(","):
         try:
@@ -108,10 +98,10 @@ def main() -> None:
         for margin in (float(m) for m in args.margins.split(",")):
             sizes = ann.box_size * margin / LSP_MARGIN
             points = landmarks_in_image(net, images, ann.center, sizes, np.zeros(n))
-            result[f"{variant}_m{margin}_pck05"], result[f"{variant}_m{margin}_pck10"] = pck(points, ann, names)
+            result[f"{variant}_m{margin}_pck05"], result[f"{variant}_m{margin}_pck10"] = pck(points, ann)
             if args.upright:
                 turned = landmarks_in_image(net, images, ann.center, sizes, upright_angles(points))
-                result[f"{variant}_m{margin}_upright_pck05"], result[f"{variant}_m{margin}_upright_pck10"] = pck(turned, ann, names)
+                result[f"{variant}_m{margin}_upright_pck05"], result[f"{variant}_m{margin}_upright_pck10"] = pck(turned, ann)
     print(json.dumps(result))
 
 

@@ -25,6 +25,7 @@ from openhmr.data.augment import (
     warp_image,
 )
 from openhmr.data.formats import Annotations
+from openhmr.data.truncate import CUTS, blank_below, cut_row, truncated_box
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.rotations import axis_angle_to_matrix
 
@@ -137,8 +138,6 @@ class CropDataset(torch.utils.data.Dataset):
     def _truncate(self, i: int, image: np.ndarray, rng: np.random.Generator, center, box_size):
         """The photo cut at a random level (knees, hips, chest) and the box a detector would
         give what remains; unchanged when the person's labels cannot place the cut."""
-        from openhmr.data.truncate import CUTS, blank_below, cut_row, truncated_box
-
         keypoints = self.ann.keypoints2d[i]
         row = cut_row(keypoints, self.ann.convention, CUTS[int(rng.integers(len(CUTS)))])
         box = None if row is None else truncated_box(keypoints, row, self.margin)
@@ -147,13 +146,7 @@ class CropDataset(torch.utils.data.Dataset):
         return blank_below(image, row), box[0], box[1]
 
     def _mask(self, i: int, matrix: np.ndarray) -> dict[str, torch.Tensor]:
-        from openhmr.silhouette.masks import (
-            MASK_RES,
-            mask_path_beside,
-            no_mask,
-            person_coverage,
-            read_mask,
-        )
+        from openhmr.silhouette.masks import MASK_RES, mask_path_beside, no_mask, person_coverage, read_mask
 
         if self.masks is not True:
             return self.masks.crop_coverage(i, matrix, self.ann, self.res)

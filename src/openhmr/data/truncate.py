@@ -32,9 +32,7 @@ def cut_row(keypoints: np.ndarray, convention: str, cut: str) -> float | None:
     shoulders, hips = level("shoulders"), level("hips")
     if shoulders is None or hips is None or hips <= shoulders:
         return None  # not upright (or unlabelled): no sensible "below"
-    if cut == "chest":
-        return shoulders + 0.4 * (hips - shoulders)
-    return level(cut) if cut == "hips" else level("knees")
+    return shoulders + 0.4 * (hips - shoulders) if cut == "chest" else level(cut)
 
 
 def truncated_box(keypoints: np.ndarray, row: float, margin: float) -> tuple[np.ndarray, float] | None:

@@ -37,7 +37,7 @@ INPUT_GROUPS = ("trunk", "landmarks", "world", "score")
 
 
 def cache_dir() -> Path:
-    """Where converted or fetched pretrained files live: ``$OPENHMR_CACHE_DIR`` or
+    """Where fetched pretrained files live (BlazePose heavy): ``$OPENHMR_CACHE_DIR`` or
     ``~/.cache/openhmr``."""
     return Path(os.environ.get("OPENHMR_CACHE_DIR", Path.home() / ".cache" / "openhmr")).expanduser()
 
@@ -134,8 +134,6 @@ class BlazePoseEncoder(nn.Module):
     ``inputs``: which groups the regressor sees (:data:`INPUT_GROUPS`); the others are zeroed
     by a mask, so one feature cache serves every choice (checkpoints record the choice).
     """
-
-    input_res = INPUT_RES
 
     def __init__(self, landmarks: BlazePoseLandmarks, name: str, inputs: tuple[str, ...] = INPUT_GROUPS):
         super().__init__()

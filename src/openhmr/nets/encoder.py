@@ -27,10 +27,13 @@ BLAZEPOSE = ("blazepose-full", "blazepose-heavy")
 _ALIASES = {"lite0": DEFAULT_BACKBONE, "blazepose_full": "blazepose-full", "blazepose_heavy": "blazepose-heavy"}
 
 
+def canonical_backbone(name: str) -> str:
+    """A backbone name with its alias resolved (``lite0`` -> ``efficientnet_lite0``, …)."""
+    return _ALIASES.get(name, name)
+
+
 class Encoder(torch.nn.Module):
     """Backbone + its input normalisation: images (B, 3, H, W) RGB in [0, 1] -> (B, D)."""
-
-    input_res = 224  # the crop side it was trained on
 
     def __init__(self, backbone: torch.nn.Module, name: str):
         super().__init__()
@@ -104,7 +107,7 @@ def build_encoder(
     BlazePose: the structure from ``spec``, a checkpoint's, weights to be loaded). ``inputs``:
     which of BlazePose's feature groups the regressor sees (default all). Never downloads.
     """
-    name = _ALIASES.get(name, name)
+    name = canonical_backbone(name)
     if name in BLAZEPOSE:
         from openhmr.nets.blazepose import build_blazepose_encoder
 

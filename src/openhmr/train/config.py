@@ -128,12 +128,12 @@ class TrainConfig:
             raise OpenHMRError(f"frozen_blocks must be 'off', 'none' or a block count; got {self.frozen_blocks!r}.")
         if self.encoder_inputs != "all":
             from openhmr.nets.blazepose import INPUT_GROUPS
-            from openhmr.nets.encoder import BLAZEPOSE
+            from openhmr.nets.encoder import BLAZEPOSE, canonical_backbone
 
             groups = self.encoder_input_groups
             if not groups or set(groups) - set(INPUT_GROUPS):
                 raise OpenHMRError(f"encoder_inputs must be 'all' or some of {', '.join(INPUT_GROUPS)}; got {self.encoder_inputs!r}.")
-            if self.backbone.replace("_", "-") not in BLAZEPOSE:
+            if canonical_backbone(self.backbone) not in BLAZEPOSE:
                 raise OpenHMRError(f"encoder_inputs applies to the BlazePose encoders ({', '.join(BLAZEPOSE)}), not {self.backbone!r}.")
         if self.data.train is None and self.data.poses is None:
             raise OpenHMRError(

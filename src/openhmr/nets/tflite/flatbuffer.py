@@ -26,7 +26,6 @@ class Tensor:
     """One tensor of the graph: ``shape`` as stored (NHWC for images, batch 1); ``data`` holds
     the values of a constant (weights, biases, shapes), None for activations."""
 
-    index: int
     name: str
     shape: tuple[int, ...]
     data: np.ndarray | None = None
@@ -73,10 +72,10 @@ def read_tflite(path: str | Path) -> Graph:
         if not isinstance(raw, int) and raw.size:
             if t.Type() not in _DTYPES:
                 raise OpenHMRError(f"{path}: tensor {t.Name().decode()} has unsupported type code {t.Type()}.")
-            data = raw.view(_DTYPES[t.Type()]).reshape(shape) if t.Sparsity() is None else raw.view(_DTYPES[t.Type()])
-        tensors[i] = Tensor(i, t.Name().decode(), shape, data)
-        if t.Sparsity() is not None:
-            tensors[i].data = _densify(t.Sparsity(), data, shape)
+            values = raw.view(_DTYPES[t.Type()])
+            # A sparse constant's buffer holds only its non-zero values, in traversal order.
+            data = values.reshape(shape) if t.Sparsity() is None else _densify(t.Sparsity(), values, shape)
+        tensors[i] = Tensor(t.Name().decode(), shape, data)
     operators = []
     for k in range(graph.OperatorsLength()):
         op = graph.Operators(k)
@@ -112,7 +111,7 @@ def _options(tflite, kind: str, op) -> dict:
                 "dilation": (x.DilationHFactor(), x.DilationWFactor()), "activation": ACTIVATIONS[x.FusedActivationFunction()]}
     if kind == "ADD":
         return {"activation": ACTIVATIONS[view(tflite.AddOptions).FusedActivationFunction()]}
-    if kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+    if kind == "MAX_POOL_2D":
         x = view(tflite.Pool2DOptions)
         return {"padding": PADDINGS[x.Padding()], "stride": (x.StrideH(), x.StrideW()),
                 "kernel": (x.FilterHeight(), x.FilterWidth()), "activation": ACTIVATIONS[x.FusedActivationFunction()]}
