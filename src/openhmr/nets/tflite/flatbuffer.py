@@ -101,12 +101,8 @@ def _options(tflite, kind: str, op) -> dict:
         x.Init(table.Bytes, table.Pos)
         return x
 
-    if kind == "CONV_2D":
-        x = view(tflite.Conv2DOptions)
-        return {"padding": PADDINGS[x.Padding()], "stride": (x.StrideH(), x.StrideW()),
-                "dilation": (x.DilationHFactor(), x.DilationWFactor()), "activation": ACTIVATIONS[x.FusedActivationFunction()]}
-    if kind == "DEPTHWISE_CONV_2D":
-        x = view(tflite.DepthwiseConv2DOptions)
+    if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):  # the two option tables share these fields
+        x = view(tflite.Conv2DOptions if kind == "CONV_2D" else tflite.DepthwiseConv2DOptions)
         return {"padding": PADDINGS[x.Padding()], "stride": (x.StrideH(), x.StrideW()),
                 "dilation": (x.DilationHFactor(), x.DilationWFactor()), "activation": ACTIVATIONS[x.FusedActivationFunction()]}
     if kind == "ADD":
