@@ -248,3 +248,49 @@ def test_inputs_are_checked_before_any_model_loads(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "No readable image or video" in err and "missing.safetensors" not in err
     assert "notes.jpg: not an image" in err and "folder holds no image" in err
+
+
+def test_a_failed_write_costs_one_input_and_leaves_no_partial_files(tmp_path, checkpoint, capsys):
+    for name in ("a", "b"):
+        Image.fromarray(person_photo()).save(tmp_path / f"{name}.png")
+    out = tmp_path / "out"
+    (out / "a.json").mkdir(parents=True)  # an output name taken by a folder
+    code = main(["predict", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--out", str(out),
+                 "--checkpoint", str(checkpoint), "--bbox", "100,20,90,200", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"failed {tmp_path / 'a.png'}: Cannot write {out / 'a.json'}: a folder of that name is in the way." in err
+    assert {p.name for p in out.iterdir()} == {"a.json", "b.json", "b_overlay.png"}  # a's overlay removed, no temp files
+
+
+def test_a_full_disk_is_one_line_per_input_not_a_traceback(tmp_path, checkpoint):
+    import resource
+    import subprocess
+    import sys
+
+    for name in ("a", "b"):
+        Image.fromarray(person_photo()).save(tmp_path / f"{name}.png")
+    out = tmp_path / "out"
+    limit = 20_000  # bytes: the overlays (~100 KB) cannot be written
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "openhmr", "predict", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--out", str(out),
+         "--checkpoint", str(checkpoint), "--bbox", "100,20,90,200", "--quiet"],
+        capture_output=True, text=True, timeout=600, preexec_fn=small_files,
+    )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed")]
+    assert len(failed) == 2 and all("File too large" in line for line in failed)
+    assert list(out.iterdir()) == []
+
+
+def test_an_unwritable_out_is_refused_before_any_model_loads(tmp_path, capsys):
+    Image.fromarray(person_photo()).save(tmp_path / "a.png")
+    (tmp_path / "taken").write_text("a file")
+    code = main(["predict", str(tmp_path / "a.png"), "--out", str(tmp_path / "taken"),
+                 "--checkpoint", str(tmp_path / "missing.safetensors")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and f"--out {tmp_path / 'taken'} is a file, not a folder." in err and "missing" not in err

@@ -39,11 +39,11 @@ def test_config_reads_overrides_and_refuses_mistakes(tmp_path):
     toml.write_text('regime = "partial"\nlabelled_fraction = 0.25\n[data]\nposes = "bank.npz"\nnum_train = 7\n')
     config = load_config(toml, ["labelled_fraction=0.5"])
     assert (config.fraction_3d, config.data.num_train) == (0.5, 7)
-    with pytest.raises(OpenHMRError, match="regime must be one of"):
+    with pytest.raises(OpenHMRError, match="Setting regime: input should be 'paired'"):
         load_config(None, ["data.poses=b", "regime=semi"])
-    with pytest.raises(OpenHMRError, match="Unknown setting 'stepz'"):
+    with pytest.raises(OpenHMRError, match="Unknown setting stepz; did you mean steps"):
         load_config(None, ["stepz=3"])
-    with pytest.raises(OpenHMRError, match="expects an integer"):
+    with pytest.raises(OpenHMRError, match="Setting steps: input should be a valid integer"):
         load_config(None, ["data.poses=b", "steps=many"])
     with pytest.raises(OpenHMRError, match="No training data"):
         load_config(None, [])

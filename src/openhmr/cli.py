@@ -124,10 +124,12 @@ def _predict_command(args: argparse.Namespace) -> int:
 
     from openhmr.predict.detect import (
         Detection,
+        box_outside,
         boxes_from_keypoints,
         parse_bbox,
         read_keypoint_file,
     )
+    from openhmr.io import WriteError, writable_folder
     from openhmr.predict.images import ImageError
     from openhmr.predict.inputs import expand_inputs, frames
     from openhmr.predict.outputs import write_outputs
@@ -145,12 +147,11 @@ def _predict_command(args: argparse.Namespace) -> int:
     if not files:
         raise OpenHMRError("No readable image or video among the inputs.")
     # Refinement on a given box still needs MediaPipe: it finds the landmarks on the crop.
+    out_dir = writable_folder(args.out)
     needs_mediapipe = not (bbox or args.keypoints or args.no_detector) or (args.refine and not args.keypoints)
     detector = "mediapipe" if needs_mediapipe else None
     model = load_model(args.checkpoint, args.body_model, args.device, detector, args.batch_size)
     faces = model.body.faces.cpu().numpy()
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if args.bvh:
         return _predict_motion(args, model, files, skipped, bbox, out_dir)
     done, used_stems = 0, set()
@@ -160,6 +161,10 @@ def _predict_command(args: argparse.Namespace) -> int:
             try:
                 for name, image in frames(path, args.video_step):
                     height, width = image.shape[:2]
+                    if bbox and box_outside(bbox, width, height):
+                        skipped.append((f"{path} ({name})" if name != path.stem else str(path), f"--bbox lies outside the {width}x{height} image"))
+                        print(f"skipped {skipped[-1][0]}: {skipped[-1][1]}", file=sys.stderr)
+                        continue
                     if bbox:
                         boxes = [Detection(bbox, 1.0)]
                     elif keypoints is not None:
@@ -180,7 +185,10 @@ def _predict_command(args: argparse.Namespace) -> int:
             except ImageError as e:
                 skipped.append((str(path), str(e)))
                 print(f"skipped {path}: {e}", file=sys.stderr)
-    print(f"{done} result(s) written to {out_dir}; {len(skipped)} input(s) skipped")
+            except WriteError as e:  # its partial files are gone (write_outputs); the run goes on
+                skipped.append((str(path), str(e)))
+                print(f"failed {path}: {e}", file=sys.stderr)
+    print(f"{done} result(s) written to {out_dir}; {len(skipped)} input(s) skipped or failed")
     return 0 if not skipped else 1
 
 
@@ -188,6 +196,7 @@ def _predict_motion(args, model, files, skipped, bbox, out_dir: Path) -> int:
     """``predict --bvh``: each video becomes a BVH, an overlay video and a motion JSON."""
     import warnings
 
+    from openhmr.io import WriteError
     from openhmr.motion.video import video_to_motion
     from openhmr.predict.detect import Detection
     from openhmr.predict.images import ImageError
@@ -209,10 +218,14 @@ def _predict_motion(args, model, files, skipped, bbox, out_dir: Path) -> int:
                 skipped.append((str(path), str(e)))
                 print(f"skipped {path}: {e}", file=sys.stderr)
                 continue
+            except WriteError as e:  # video_to_motion removed its partial files
+                skipped.append((str(path), str(e)))
+                print(f"failed {path}: {e}", file=sys.stderr)
+                continue
             done += 1
             for p in written:
                 print(p)
-    print(f"{done} motion(s) written to {out_dir}; {len(skipped)} input(s) skipped")
+    print(f"{done} motion(s) written to {out_dir}; {len(skipped)} input(s) skipped or failed")
     return 0 if not skipped else 1
 
 
@@ -236,13 +249,16 @@ def _smoothing(text: str) -> float:
     return value
 
 
-def _positive_float(text: str) -> float:
+MAX_FOCAL_PX = 1e6  # a 1-degree field of view on a 17,000-pixel photo; beyond it, a typo
+
+
+def _focal(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive (pixels), got {text!r}")
+    if not 0 < value <= MAX_FOCAL_PX:  # also false for NaN
+        raise argparse.ArgumentTypeError(f"must be a focal length in pixels, above 0 and at most {MAX_FOCAL_PX:g}; got {text!r}")
     return value
 
 
@@ -323,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--refine", choices=("fit", "eft"),
                          help="fit each body to its 2D evidence (MediaPipe's landmarks, or --keypoints): "
                               "'fit' optimises the body, 'eft' fine-tunes the network on the person; kept only when it helps")
-    predict.add_argument("--focal", type=_positive_float, help="focal length in pixels (default: the image diagonal)")
+    predict.add_argument("--focal", type=_focal, help="focal length in pixels (default: the image diagonal)")
     predict.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default: cpu")
     predict.add_argument("--batch-size", type=int, default=16, help="crops per forward pass (default: 16)")
     predict.add_argument("--save-mesh", choices=("obj", "ply", "glb"), help="also write each person's mesh")

@@ -12,29 +12,53 @@ from pathlib import Path
 
 import numpy as np
 
+from openhmr.errors import OpenHMRError
+
+
+class WriteError(OpenHMRError):
+    """A file could not be written: full disk, read-only folder, a folder in the way."""
+
+
+def _write_error(path: Path, error: OSError) -> WriteError:
+    if path.is_dir():
+        return WriteError(f"Cannot write {path}: a folder of that name is in the way.")
+    return WriteError(f"Cannot write {path}: {error.strerror or error}.")
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
+    Any OSError while writing becomes a :class:`WriteError` naming ``path``; the temporary
+    file never stays."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
-    os.close(fd)
-    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    except OSError as e:
+        raise _write_error(path, e) from None
+    os.close(fd)
+    try:
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        raise _write_error(path, e) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
 def write_json(path: str | Path, data) -> Path:
+    """``data`` as strict JSON: NaN or infinity is refused (JSON has no such numbers)."""
+    try:
+        text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        raise WriteError(f"Cannot write {path}: the result holds NaN or infinity, which JSON cannot store.") from None
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.write_text(text)
     return Path(path)
 
 
@@ -59,3 +83,20 @@ def write_png(path: str | Path, rgb: np.ndarray) -> Path:
     with atomic_path(path) as tmp:
         Image.fromarray(np.asarray(rgb, dtype=np.uint8)).save(tmp, format="PNG")
     return Path(path)
+
+
+def writable_folder(path: str | Path, option: str = "--out") -> Path:
+    """``path`` as a folder that exists and takes files (made when missing); a WriteError
+    naming ``option`` otherwise, before any work starts. Probed with a real file: permission
+    bits say nothing about full disks, read-only mounts or a root user."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise WriteError(f"{option} {path} is a file, not a folder.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path) as probe:
+            probe.write(b"openhmr")
+            probe.flush()
+    except OSError as e:
+        raise WriteError(f"{option} {path} is not a folder openhmr can write to ({e.strerror or e}).") from None
+    return path

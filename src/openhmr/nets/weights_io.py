@@ -13,6 +13,7 @@ from openhmr.body.base import BodyModel
 from openhmr.errors import OpenHMRError
 from openhmr.io import atomic_path
 from openhmr.nets.hmr import HMR, build_hmr
+from openhmr.nets.weights_schema import check_metadata
 
 # Format 2: ReLU in the IEF MLP, positive camera scale and bounded shape (see nets/theta.py).
 FORMAT = "openhmr-hmr-2"
@@ -72,7 +73,12 @@ def read_metadata(path: str | Path) -> tuple[dict, dict]:
         raise OpenHMRError(f"Checkpoint {path} is not a readable .safetensors file ({e}).") from None
     if "openhmr" not in meta:
         raise OpenHMRError(f"Checkpoint {path} was not written by openhmr (no architecture in its metadata).")
-    arch = json.loads(meta["openhmr"])
+    try:
+        arch, extra = json.loads(meta["openhmr"]), json.loads(meta.get("extra", "{}"))
+    except ValueError:
+        raise OpenHMRError(f"Checkpoint {path} has metadata that is not JSON.") from None
+    if not isinstance(arch, dict) or not isinstance(extra, dict):
+        raise OpenHMRError(f"Checkpoint {path} has metadata that is not a JSON object.")
     if arch.get("format") in OLDER_FORMATS:
         raise OpenHMRError(
             f"Checkpoint {path} was written by an older openhmr ({arch['format']}) whose network differs "
@@ -80,7 +86,8 @@ def read_metadata(path: str | Path) -> tuple[dict, dict]:
         )
     if arch.get("format") != FORMAT:
         raise OpenHMRError(f"Checkpoint {path} has format {arch.get('format')!r}; this openhmr reads {FORMAT!r}.")
-    return arch, json.loads(meta.get("extra", "{}"))
+    check_metadata(arch, path)
+    return arch, extra
 
 
 def load_hmr(path: str | Path, body: BodyModel) -> HMR:
@@ -106,12 +113,29 @@ def load_hmr(path: str | Path, body: BodyModel) -> HMR:
         encoder_spec=arch.get("encoder_spec"),
         encoder_inputs=arch.get("encoder_inputs"),
     )
+    _check_tensor_shapes(path, network_state(hmr))
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
-    missing, unexpected = hmr.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith("body.")]
+    hmr.load_state_dict(state, strict=False)  # every network tensor is there, with its shape
+    return hmr.eval()
+
+
+def _check_tensor_shapes(path: Path, expected: dict[str, torch.Tensor]) -> None:
+    """Every tensor the network needs is in the file with its shape, and nothing else is;
+    read from the file's header, before any tensor is loaded."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
     if missing or unexpected:
         raise OpenHMRError(f"Checkpoint {path} does not fit the network: missing {missing[:3]}, unexpected {unexpected[:3]}.")
-    return hmr.eval()
+    for name, tensor in expected.items():
+        if shapes[name] != tuple(tensor.shape):
+            raise OpenHMRError(
+                f"Checkpoint {path} does not fit the network: {name} has shape {list(shapes[name])}, "
+                f"the network's is {list(tensor.shape)}."
+            )
 
 
 # The discriminator travels beside the network's weights in a file of its own: predict never

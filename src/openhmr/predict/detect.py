@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import sys
 from pathlib import Path
@@ -31,6 +30,9 @@ class Detection:
     keypoints: np.ndarray | None = None
     keypoint_convention: str | None = None
 
+
+# Larger than any photo's side: coordinates beyond it are errors, not people.
+MAX_PIXELS = 1e6
 
 # OpenPose and COCO keypoint files, told apart by their number of points.
 CONVENTION_BY_COUNT = {25: "openpose25", 18: "openpose18", 17: "coco17"}
@@ -170,13 +172,9 @@ def read_keypoint_file(path: str | Path) -> dict:
         if not files:
             raise OpenHMRError(f"{path} holds no OpenPose files (<image name>{OPENPOSE_SUFFIX}).")
         return {"per_image": {f.name[: -len(OPENPOSE_SUFFIX)]: read_keypoint_file(f) for f in files}}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise OpenHMRError(f"Cannot read keypoint file {path} ({e}).") from None
-    if not (isinstance(data, dict) and ("people" in data or "annotations" in data)):
-        raise OpenHMRError(f"{path} is neither OpenPose JSON (people[].pose_keypoints_2d) nor COCO JSON (annotations[].keypoints).")
-    return data
+    from openhmr.predict.keypoint_schema import load_keypoint_json
+
+    return load_keypoint_json(path)
 
 
 def boxes_from_keypoints(data: dict, image_name: str, width: int, height: int, min_confidence: float = 0.1) -> list[Detection]:
@@ -212,6 +210,14 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
         x, y, w, h = (float(v) for v in text.split(","))
     except ValueError:
         raise OpenHMRError(f"--bbox must be x,y,w,h in pixels; got {text!r}.") from None
+    if not all(abs(v) <= MAX_PIXELS for v in (x, y, w, h)):  # also false for NaN
+        raise OpenHMRError(f"--bbox values must be finite pixel counts (at most {MAX_PIXELS:g} in size); got {text!r}.")
     if w <= 0 or h <= 0:
         raise OpenHMRError(f"--bbox width and height must be positive; got {text!r}.")
     return x, y, w, h
+
+
+def box_outside(box: tuple[float, float, float, float], width: int, height: int) -> bool:
+    """True when ``box`` (x, y, w, h) does not overlap the ``width`` x ``height`` image."""
+    x, y, w, h = box
+    return x >= width or y >= height or x + w <= 0 or y + h <= 0
