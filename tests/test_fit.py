@@ -241,6 +241,14 @@ def test_fit_labels_writes_pseudo_3d_resumes_and_skips_unreadable_images(tmp_pat
     # A different job into the same output is refused rather than mixed in.
     assert main([*args[:-2], "--max-error-px", "5"]) == 1
     assert "different fit-labels run" in capsys.readouterr().err
+    # The same paths with new labels are a different job too: old fits are never kept for them.
+    np.savez(tmp_path / "set.npz", imgname=np.array(["a.jpg", "broken.jpg", "b.jpg"]), center=np.full((3, 2), 91.0),
+             scale=np.full(3, 0.8), part=part, keypoint_convention=np.array("coco23"))  # fmt: skip
+    (tmp_path / "pseudo.npz.parts" / ".source0_0000000.npz.x1.part.npz").write_bytes(b"half")  # a killed write's
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"the labels and images of {tmp_path / 'set.npz'} changed since" in err
+    assert not list((tmp_path / "pseudo.npz.parts").glob(".*.part*"))
     # So is a fitting setting that does not exist or does not parse, before any work starts.
     for bad in ("sigma=3", "iterations=many"):
         assert main([*args, "--fit", bad]) == 1

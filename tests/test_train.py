@@ -109,7 +109,7 @@ def test_encoder_split_matches_the_whole_backbone():
         build_encoder("resnet18", weights=None).trunk(images, 2)
 
 
-def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path):
+def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path, monkeypatch):
     """openhmr train -> checkpoints -> --resume -> openhmr eval, on the tiny experiment."""
     from safetensors.torch import load_file
 
@@ -161,6 +161,10 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path):
     # Six steps on 16 images already move the held-out test clips' joints and 2D keypoints closer.
     assert metrics["mpjpe"] < baseline["mpjpe"] - 5 and metrics["pck10"] > baseline["pck10"], (baseline, metrics)
     assert set(metrics["per_joint_mpjpe"]) >= {"left_hip", "nose", "right_ankle"}
+    # Without --out the JSON lands in the working folder, never beside the checkpoint.
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "--checkpoint", str(out / "model.safetensors"), "--data", str(paths["test"])]) == 0
+    assert (tmp_path / "model.eval-synth.json").is_file() and not list(out.glob("*.eval-*"))
 
 
 def test_a_missing_resume_file_is_one_sentence(experiment, tmp_path, capsys):
@@ -255,6 +259,28 @@ def test_resume_survives_a_torn_checkpoint_write(experiment, tmp_path, caplog):
     (out / "model.safetensors").unlink()
     assert main(["train", *common, "steps=6", "--resume", str(ckpts / "last.ckpt")]) == 0
     assert set(load_file(out / "model.safetensors"))
+
+
+def test_resume_takes_a_run_folder_and_completes_what_a_kill_left(experiment, tmp_path, caplog):
+    """--resume RUN_FOLDER: a kill between the final two writes gets its discriminator back; a
+    kill before the first checkpoint starts afresh on the prepared data instead of refusing."""
+    import shutil
+
+    root, bank_path, _ = experiment
+    out = tmp_path / "run"
+    common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16", "data.num_test=8",
+              "batch_size=8", "checkpoint_every=2", f"out_dir={out}", "progress=false", "regime=unpaired", "steps=2"]  # fmt: skip
+    assert main(["train", *common]) == 0
+    discriminator = out / "model.discriminator.safetensors"
+    discriminator.unlink()
+    assert main(["train", *common, "--resume", str(out)]) == 0
+    assert discriminator.is_file()
+    shutil.rmtree(out / "checkpoints")
+    (out / "model.safetensors").unlink()
+    assert main(["train", *common, "--resume", str(out)]) == 0
+    assert "holds no checkpoint yet" in caplog.text
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4  # 2 steps, 2 optimisers
+    assert (out / "model.safetensors").is_file()
 
 
 def test_an_unreadable_resume_file_is_one_sentence_and_creates_nothing(tmp_path, capsys):

@@ -112,7 +112,8 @@ def _eval_command(args: argparse.Namespace) -> int:
     result["checkpoint"] = str(args.checkpoint)
     result["data"] = str(args.data)
     print(format_table(result))
-    out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(f".eval-{args.protocol}.json")
+    # Never beside the checkpoint by default: that may be the installed package's weights folder.
+    out = Path(args.out) if args.out else Path(f"{Path(args.checkpoint).stem}.eval-{args.protocol}.json")
     print(write_json(out, result))
     return 0
 
@@ -365,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="settings (see docs/training.md)")
     train.add_argument("--config", help="TOML or JSON file of settings")
-    train.add_argument("--resume", help="Lightning checkpoint (.ckpt) to continue from")
+    train.add_argument("--resume", help="Lightning checkpoint (.ckpt) or run folder (its checkpoints/last.ckpt) to continue from")
     train.set_defaults(run=_train_command)
 
     ev = commands.add_parser(
@@ -385,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--joint-regressor", help=".npy (K, V) joints from vertices, e.g. J_regressor_h36m.npy for SMPL")
     ev.add_argument("--poses", help="pose bank of real poses for the monster rate")
     ev.add_argument("--batch-size", type=int, default=32)
-    ev.add_argument("--out", help="JSON file to write (default: beside the checkpoint)")
+    ev.add_argument("--out", help="JSON file to write (default: CHECKPOINT-NAME.eval-PROTOCOL.json in the working folder)")
     ev.set_defaults(run=_eval_command)
 
     serve = commands.add_parser(

@@ -120,10 +120,17 @@ def fit_labels(job: LabelJob, out: str | Path, workers: int = 1, chunk: int = 64
     annotations = [read_annotations(s, CONVENTION) for s in job.sources]  # and on a bad source
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
-    # Parts are reused only by the same job (a resumed run), never mixed with another's.
-    recorded, this = parts / "job.json", json.dumps({**dataclasses.asdict(job), "chunk": chunk}, sort_keys=True)
+    for leftover in [*parts.glob(".*.part*"), *out.parent.glob(f".{out.name}.*.part*")]:  # a killed write's
+        leftover.unlink(missing_ok=True)
+    # Parts are reused only by the same job (a resumed run), never mixed with another's: a job
+    # is what it reads (labels, images, weights), not the paths it was given.
+    recorded = parts / "job.json"
+    this = json.dumps({**dataclasses.asdict(job), "chunk": chunk, "content": job_fingerprint(job, annotations)}, sort_keys=True)
     if recorded.is_file() and recorded.read_text() != this:
-        raise OpenHMRError(f"{parts} holds the parts of a different fit-labels run; delete it or choose another --out.")
+        raise OpenHMRError(
+            f"{parts} holds the parts of a different fit-labels run ({_what_differs(recorded.read_text(), this)}); "
+            "delete it or choose another --out."
+        )
     with atomic_path(recorded) as tmp:
         tmp.write_text(this)
     tasks = [
@@ -148,6 +155,38 @@ def fit_labels(job: LabelJob, out: str | Path, workers: int = 1, chunk: int = 64
                 bar.update(sizes[part])
     bar.close()
     return _merge(job, annotations, tasks, out, body_model)
+
+
+def job_fingerprint(job: LabelJob, annotations) -> dict[str, str]:
+    """SHA-256 of what a job reads: each source's labels (names, boxes, keypoints) and its
+    image files' names, sizes and modification times; and the weights file's bytes."""
+    import hashlib
+
+    fingerprint = {}
+    for source, ann in zip(job.sources, annotations):
+        digest = hashlib.sha256()
+        for array in (ann.imgname.astype(str), ann.center, ann.box_size, ann.keypoints2d):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        for name in ann.imgname:
+            path = ann.image_root / str(name)
+            stat = path.stat() if path.is_file() else None
+            digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}" .encode() if stat else f"{name}:missing".encode())
+        fingerprint[f"labels and images of {source}"] = digest.hexdigest()
+    with open(checkpoint_of(job), "rb") as f:
+        fingerprint["weights"] = hashlib.file_digest(f, "sha256").hexdigest()
+    return fingerprint
+
+
+def _what_differs(old: str, new: str) -> str:
+    """Which part of a recorded job differs from this one, in words."""
+    try:
+        before, after = json.loads(old), json.loads(new)
+    except ValueError:
+        return "its record is unreadable"
+    changed = [k for k in before.get("content", {}) if before["content"][k] != after["content"].get(k)]
+    if changed and {k: v for k, v in before.items() if k != "content"} == {k: v for k, v in after.items() if k != "content"}:
+        return "the " + " and the ".join(changed) + " changed since"
+    return "other sources or settings"
 
 
 def _merge(job: LabelJob, annotations, tasks, out: Path, body_model: str) -> dict:

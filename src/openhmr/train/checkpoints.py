@@ -48,19 +48,30 @@ def step_of(path: str | Path) -> int | None:
         return None
 
 
-def resume_point(path: str | Path) -> tuple[Path, int]:
-    """(checkpoint to resume from, its global step): ``path`` itself when it loads, else the
-    newest ``step_*.ckpt`` beside it that does (said in the log); one sentence when none does.
-    A missing ``last.ckpt`` next to step checkpoints (a kill between the two writes) falls back too."""
+def resume_point(path: str | Path) -> tuple[Path | None, int]:
+    """(checkpoint to resume from, its global step) for ``--resume path``.
+
+    ``path`` may be a checkpoint or a run folder (its ``checkpoints/last.ckpt``). A checkpoint
+    that does not load falls back to the newest ``step_*.ckpt`` beside it that does (said in the
+    log); so does a missing ``last.ckpt`` (a kill between the two writes). A run killed before
+    its first checkpoint gives (None, 0): it starts afresh, reusing its prepared data. Anything
+    else is one sentence."""
     path = Path(path)
-    if not path.is_file() and not (path.name == "last.ckpt" and any(path.parent.glob("step_*.ckpt"))):
-        raise OpenHMRError(f"Cannot resume: {path} does not exist.")
+    if path.is_dir():
+        path = path / "last.ckpt" if path.name == "checkpoints" else path / "checkpoints" / "last.ckpt"
+    run_folder = path.parent.parent if path.parent.name == "checkpoints" else None
     step = step_of(path) if path.is_file() else None
     if step is not None:
         return path, step
-    for candidate in sorted(path.parent.glob("step_*.ckpt"), reverse=True):
+    candidates = sorted(path.parent.glob("step_*.ckpt"), reverse=True) if path.name == "last.ckpt" or path.is_file() else []
+    for candidate in candidates:
         step = step_of(candidate)
         if step is not None:
             log.warning("%s is missing or cannot be read (torn write); resuming from %s instead.", path, candidate)
             return candidate, step
-    raise OpenHMRError(f"Cannot resume: {path} is not a readable training checkpoint, and no earlier one beside it is.")
+    if path.is_file():
+        raise OpenHMRError(f"Cannot resume: {path} is not a readable training checkpoint, and no earlier one beside it is.")
+    if path.name == "last.ckpt" and run_folder is not None and (run_folder / "config.json").is_file():
+        log.warning("%s holds no checkpoint yet (the run stopped before its first one): starting from step 0.", run_folder)
+        return None, 0
+    raise OpenHMRError(f"Cannot resume: {path} does not exist.")

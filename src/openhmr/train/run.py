@@ -170,7 +170,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     per_batch = config.optimiser_steps_per_batch
     start_batch = 0
     if resume is not None:  # checked before anything is created or loaded
-        resume, step = resume_point(resume)
+        resume, step = resume_point(resume)  # None: stopped before its first checkpoint
         start_batch = step // per_batch
     out.mkdir(parents=True, exist_ok=True)
     for path in remove_leftovers(out):
@@ -221,20 +221,28 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     # Checkpoints hold tensors and plain containers only: read them without unpickling code.
     trainer.fit(module, loader, ckpt_path=str(resume) if resume else None, weights_only=True)
     final = out / "model.safetensors"
-    if not final.exists() and trainer.is_global_zero:
+    if not network_saved(module, final) and trainer.is_global_zero:
         # Lightning skips the end of a run resumed at its last step: the weights still belong there.
         save_network(module, final, SaveEverything()._extra(trainer))
     return final
 
 
+def network_saved(module, path: Path) -> bool:
+    """Both files of :func:`save_network` are at ``path``."""
+    from openhmr.nets.weights_io import discriminator_path
+
+    return path.exists() and (module.discriminator is None or discriminator_path(path).exists())
+
+
 def save_network(module, path: Path, extra: dict) -> None:
     """The network's weights at ``path`` and, when the run has one, its discriminator beside
-    them (fitting's realism prior)."""
+    them (fitting's realism prior). The discriminator goes first: weights at ``path`` mean the
+    pair is complete."""
     from openhmr.nets.weights_io import discriminator_path, save_discriminator, save_weights
 
-    save_weights(module.hmr, path, extra)
     if module.discriminator is not None:
         save_discriminator(module.discriminator, discriminator_path(path))
+    save_weights(module.hmr, path, extra)
 
 
 def quiet_lightning() -> None:
