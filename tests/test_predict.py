@@ -294,3 +294,37 @@ def test_an_unwritable_out_is_refused_before_any_model_loads(tmp_path, capsys):
                  "--checkpoint", str(tmp_path / "missing.safetensors")])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1 and f"--out {tmp_path / 'taken'} is a file, not a folder." in err and "missing" not in err
+
+
+def test_damaged_videos_and_unreadable_formats_get_one_line_each(tmp_path, checkpoint, capfd):
+    """A truncated MP4 (no index): the skip line alone, no FFmpeg line before it. A truncated
+    AVI: its frames up to the damage, and a notice of how many. HEIC in a folder: named as
+    skipped. AVIF: read."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for suffix, fourcc in ((".mp4", "mp4v"), (".avi", "MJPG")):
+        whole = tmp_path / f"whole{suffix}"
+        writer = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*fourcc), 10, (160, 120))
+        for _ in range(30):
+            writer.write(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+        writer.release()
+        data = whole.read_bytes()
+        (folder / f"cut{suffix}").write_bytes(data[: int(len(data) * 0.6)])
+    (folder / "phone.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    Image.fromarray(person_photo()).save(folder / "photo.avif")
+    capfd.readouterr()
+    code = main(["predict", str(folder), "--out", str(tmp_path / "out"), "--checkpoint", str(checkpoint),
+                 "--bbox", "10,10,100,100", "--video-step", "5", "--quiet"])  # fmt: skip
+    err = capfd.readouterr().err.splitlines()
+    assert code == 1
+    assert f"skipped {folder / 'cut.mp4'}: not a video OpenCV can read" in err
+    assert any(line == f"skipped {folder / 'phone.heic'}: HEIC photos cannot be read; convert to JPEG or PNG" for line in err)
+    notice = next(line for line in err if line.startswith("notice:"))
+    read = int(notice.split("read ")[1].split(" of")[0])
+    assert 0 < read < 30 and notice.endswith("of the 30 frames it declares (the file ends early)")
+    assert not any("moov" in line or "mjpeg" in line or "overread" in line for line in err), err
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert "photo.json" in written and len([n for n in written if n.startswith("cut_f") and n.endswith(".json")]) == len(range(0, read, 5))

@@ -160,7 +160,7 @@ def _predict_command(args: argparse.Namespace) -> int:
         warnings.simplefilter("once")
         for path in tqdm(files, desc="predict", unit="input", disable=args.quiet):
             try:
-                for name, image in frames(path, args.video_step):
+                for name, image in frames(path, args.video_step, notice=lambda text: print(f"notice: {text}", file=sys.stderr)):
                     height, width = image.shape[:2]
                     if bbox and box_outside(bbox, width, height):
                         skipped.append((f"{path} ({name})" if name != path.stem else str(path), f"--bbox lies outside the {width}x{height} image"))

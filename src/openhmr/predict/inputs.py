@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from openhmr.predict.images import ImageError, check_image_header, load_image
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".avif"}
+# Photo formats Pillow cannot decode: named as skipped in a folder rather than silently passed over.
+UNREADABLE_PHOTO_SUFFIXES = {".heic", ".heif", ".jxl"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
@@ -23,7 +25,9 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]
         path = Path(item)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
-            if not found:
+            unreadable = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in UNREADABLE_PHOTO_SUFFIXES)
+            missing += [(str(p), f"{p.suffix.lstrip('.').upper()} photos cannot be read; convert to JPEG or PNG") for p in unreadable]
+            if not found and not unreadable:
                 missing.append((item, "folder holds no image or video"))
             candidates = found
         elif path.exists():
@@ -53,33 +57,43 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
-def video_frames(path: Path, every: int) -> Iterator[tuple[str, np.ndarray]]:
-    """(name, RGB frame) for every ``every``-th frame; names are ``<stem>_f<index>``."""
+def video_frames(path: Path, every: int, notice: Callable[[str], None] | None = None) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, RGB frame) for every ``every``-th frame; names are ``<stem>_f<index>``.
+    ``notice`` hears, in one sentence, of a video that ends before the frames it declares."""
     import cv2
 
-    capture = cv2.VideoCapture(str(path))
+    from openhmr.quiet import quiet_native_stderr
+
+    with quiet_native_stderr():  # FFmpeg's own lines ("moov atom not found") before ours
+        capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise ImageError("not a video OpenCV can read")
+    declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     try:
         index = 0
         while True:
             # grab() advances without decoding: only the frames kept are decoded (retrieve).
-            if not capture.grab():
+            # Decoder complaints about a damaged file are FFmpeg's; the notice below is ours.
+            with quiet_native_stderr():
+                grabbed = capture.grab()
+                ok, frame = capture.retrieve() if grabbed and index % every == 0 else (False, None)
+            if not grabbed:
                 break
             if index % every == 0:
-                ok, frame = capture.retrieve()
                 if ok:
                     yield f"{path.stem}_f{index:06d}", frame[..., ::-1].copy()
             index += 1
         if index == 0:
             raise ImageError("video has no readable frames")
+        if notice is not None and index < declared:
+            notice(f"{path}: read {index} of the {declared} frames it declares (the file ends early)")
     finally:
         capture.release()
 
 
-def frames(path: Path, every: int = 10) -> Iterator[tuple[str, np.ndarray]]:
+def frames(path: Path, every: int = 10, notice: Callable[[str], None] | None = None) -> Iterator[tuple[str, np.ndarray]]:
     """All frames of one input: an image gives one, named by its stem."""
     if is_video(path):
-        yield from video_frames(path, every)
+        yield from video_frames(path, every, notice)
     else:
         yield path.stem, load_image(path)
