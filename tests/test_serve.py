@@ -137,7 +137,7 @@ def test_the_page_turns_an_uploaded_photo_into_an_overlay_a_3d_view_and_json(ser
     browser.get(server)
     upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#photo-input input[type=file]")))
     upload.send_keys(str(ASTRONAUT))
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#photo-input img")))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#photo-preview img")))  # checked, then shown
     browser.find_element(By.ID, "run-photo").click()
     overlay = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#photo-overlay img")))
     assert overlay.get_attribute("naturalWidth") == str(Image.open(ASTRONAUT).width)
@@ -151,3 +151,88 @@ def test_the_page_turns_an_uploaded_photo_into_an_overlay_a_3d_view_and_json(ser
     browser.execute_script("window.scrollTo(0, 0)")
     shot = Path(os.environ.get("OPENHMR_SCREENSHOT", tmp_path / "serve.png"))
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+def bomb_png(path: Path) -> Path:
+    """A small PNG whose header declares 12000x12000 pixels (decoding it would take ~430 MB)."""
+    import zlib
+
+    Image.new("L", (16, 16)).save(path)  # a valid file to patch: IHDR width/height and its CRC
+    data = bytearray(path.read_bytes())
+    data[16:24] = (12000).to_bytes(4, "big") * 2
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    pytest.skip("no /proc/self/status on this system")
+
+
+def test_a_bounded_load_answers_every_good_request_and_every_bad_one_with_a_sentence(server, tmp_path):
+    """8 good and 3 bad requests at once against the running server: the good ones all get
+    people, the bad ones one sentence each (no server path, no Gradio preprocessing error), the
+    uploads stay in the server's private folder, and memory comes back within 10 %."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client_module = pytest.importorskip("gradio_client")
+    client = client_module.Client(server, verbose=False)
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("not a picture")
+    wall = tmp_path / "wall.png"
+    Image.fromarray(np.full((240, 320, 3), 200, np.uint8)).save(wall)
+    bad = {notes: "This file cannot be used: not an image", bomb_png(tmp_path / "bomb.png"): "refused as a decompression bomb",
+           wall: "No person found in this photo."}
+
+    def ask(path):
+        try:
+            return client.predict(client_module.handle_file(str(path)), False, api_name="/on_photo")
+        except Exception as e:  # noqa: BLE001 - the client's error carries the server's sentence
+            return e
+
+    ask(ASTRONAUT)  # warm: the first request loads what later ones reuse
+    before = resident_mb()
+    with ThreadPoolExecutor(11) as pool:
+        answers = list(pool.map(ask, [ASTRONAUT] * 8 + list(bad)))
+    for answer in answers[:8]:
+        assert not isinstance(answer, Exception), answer
+        assert "person(s) found" in answer[-1]
+    for answer, expected in zip(answers[8:], bad.values()):
+        assert isinstance(answer, Exception) and expected in str(answer), answer
+        assert "preprocess" not in str(answer) and "/tmp" not in str(answer)
+    assert resident_mb() <= 1.1 * before
+    cache = Path(os.environ["GRADIO_TEMP_DIR"])
+    assert cache.is_dir() and any(cache.rglob("astronaut.jpg"))  # uploads land in the private folder
+    assert os.stat(cache.parent).st_mode & 0o077 == 0  # which only this user can enter
+
+
+def test_the_server_removes_its_folder_when_stopped(tmp_path):
+    """`openhmr serve` then Ctrl+C: nothing it made stays in the temp folder."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("gradio")
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-m", "openhmr", "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read()
+                time.sleep(1)
+        assert [p.name[:14] for p in tmp_path.iterdir()] == ["openhmr-serve-"]
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(("openhmr-serve-", "gradio"))]

@@ -5,6 +5,8 @@ queued and run one at a time (they share the model and the CPU)."""
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
 
 from openhmr.errors import OpenHMRError
@@ -18,9 +20,22 @@ def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EX
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
     import gradio as gr
 
-    from openhmr.serve.jobs import Workspace, photo_job, video_job
+    from openhmr.serve.jobs import Workspace, check_photo, photo_job, video_job
 
     workspace = Workspace()
+    # Gradio copies every upload and result into its cache: keep that inside the private
+    # workspace (0700, removed at exit) rather than the world-readable system temp folder.
+    os.environ["GRADIO_TEMP_DIR"] = str(workspace.gradio_cache)
+
+    def on_preview(image_path):
+        """The upload, shown once its header has been checked (Gradio never decodes it)."""
+        if not image_path:
+            return None
+        try:
+            check_photo(image_path)
+        except OpenHMRError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+        return image_path
 
     def on_photo(image_path, refine):
         try:
@@ -43,7 +58,10 @@ def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EX
         with gr.Tab("Photo"):
             with gr.Row():
                 with gr.Column():
-                    photo = gr.Image(type="filepath", label="Photo", sources=["upload", "clipboard"], elem_id="photo-input")
+                    # A file, not gr.Image: Gradio would open (and for some modes decode) the upload
+                    # before openhmr's checks, so a text file or a pixel bomb would reach it first.
+                    photo = gr.File(label="Photo", file_types=["image"], type="filepath", elem_id="photo-input")
+                    preview = gr.Image(label="Your photo", interactive=False, elem_id="photo-preview", height=320)
                     refine = gr.Checkbox(label="Refine: fit each body to the keypoints MediaPipe sees (slower)", value=False)
                     run_photo = gr.Button("Recover 3D", variant="primary", elem_id="run-photo")
                     if examples and examples.is_dir():
@@ -54,6 +72,7 @@ def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EX
                     viewer = gr.Model3D(label="3D (drag to turn)", elem_id="photo-viewer", height=420)
                     result_json = gr.File(label="Result JSON", elem_id="photo-json")
                     meshes = gr.File(label="Meshes (OBJ, camera frame)", file_count="multiple", elem_id="photo-meshes")
+            photo.change(on_preview, photo, preview, show_progress="hidden")
             run_photo.click(on_photo, [photo, refine], [overlay, viewer, result_json, meshes, summary],
                             concurrency_id=MODEL_QUEUE, concurrency_limit=1)
         with gr.Tab("Video to BVH"):
@@ -86,7 +105,17 @@ def serve(checkpoint=None, device: str = "cpu", host: str = "127.0.0.1", port: i
     model = load_model(checkpoint, device=device)
     model.detect(__import__("numpy").zeros((64, 64, 3), "uint8"))  # MediaPipe loaded before the first visitor
     app = build_app(model, max_video_seconds)
-    return app, launch(app, host, port, max_upload_mb, block)
+    if not block:
+        return app, launch(app, host, port, max_upload_mb, block)
+    # Ctrl+C or a plain `kill`: the uploads and results go with the server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        return app, launch(app, host, port, max_upload_mb, block)
+    except KeyboardInterrupt:
+        return app, None
+    finally:
+        app.close()
+        app.workspace.close()
 
 
 def launch(app, host: str = "127.0.0.1", port: int = 7860, max_upload_mb: int = 100, block: bool = True) -> str:

@@ -4,6 +4,7 @@ in, files out, each request in its own fresh folder. Bad inputs raise
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import shutil
@@ -43,13 +44,16 @@ class Workspace:
     as new requests arrive, so what one user uploaded or got back is never in another's folder."""
 
     def __init__(self, keep_s: float = 3600.0):
-        self.root = Path(tempfile.mkdtemp(prefix="openhmr-serve-"))
+        self.root = Path(tempfile.mkdtemp(prefix="openhmr-serve-"))  # 0700: this user's alone
+        self.gradio_cache = self.root / "gradio"  # Gradio's uploads and results (it ages them itself)
+        self.gradio_cache.mkdir(mode=0o700)
         self.keep_s = keep_s
+        atexit.register(self.close)  # also when the server ends some other way than close()
 
     def new(self) -> Path:
         now = time.time()
         for old in self.root.iterdir():
-            if now - old.stat().st_mtime > self.keep_s:
+            if old != self.gradio_cache and now - old.stat().st_mtime > self.keep_s:
                 shutil.rmtree(old, ignore_errors=True)
         return Path(tempfile.mkdtemp(dir=self.root))
 
@@ -71,16 +75,27 @@ def viewer_glb(path: Path, vertices: list[np.ndarray], faces: np.ndarray) -> Pat
     return path
 
 
+def check_photo(image_path: str | Path | None) -> None:
+    """One sentence for an upload that is not a usable photo, from its header alone."""
+    from openhmr.predict.images import check_image_header
+
+    if not image_path:
+        raise OpenHMRError("Upload a photo first.")
+    try:
+        check_image_header(image_path)
+    except ImageError as e:
+        raise OpenHMRError(f"This file cannot be used: {e}.") from None
+
+
 def photo_job(model, image_path: str | Path, work: Path, refine: bool = False) -> PhotoResult:
     """Predict every person in the photo: overlay, GLB for the viewer, JSON and OBJ meshes."""
     from openhmr.predict.images import load_image
     from openhmr.predict.outputs import write_outputs
 
-    if not image_path:
-        raise OpenHMRError("Upload a photo first.")
+    check_photo(image_path)
     try:
         image = load_image(image_path)
-    except ImageError as e:
+    except ImageError as e:  # a header that promises more than the file holds
         raise OpenHMRError(f"This file cannot be used: {e}.") from None
     prediction = model.predict(image, name=Path(image_path).name, refine="fit" if refine else None)
     if not prediction.people:
