@@ -328,3 +328,19 @@ def test_damaged_videos_and_unreadable_formats_get_one_line_each(tmp_path, check
     assert not any("moov" in line or "mjpeg" in line or "overread" in line for line in err), err
     written = {p.name for p in (tmp_path / "out").iterdir()}
     assert "photo.json" in written and len([n for n in written if n.startswith("cut_f") and n.endswith(".json")]) == len(range(0, read, 5))
+
+
+def test_pipes_and_symbolic_link_loops_are_named_not_read(tmp_path):
+    """A FIFO would block a reader forever; a link loop is not 'missing'. Both get a reason."""
+    import os
+
+    from openhmr.predict.inputs import expand_inputs
+
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "a.jpg").symlink_to(tmp_path / "b.jpg")
+    (tmp_path / "b.jpg").symlink_to(tmp_path / "a.jpg")
+    files, skipped = expand_inputs([str(tmp_path / "pipe.jpg"), str(tmp_path / "a.jpg")])
+    assert files == [] and dict(skipped) == {
+        str(tmp_path / "pipe.jpg"): "not a regular file (a pipe, device or socket)",
+        str(tmp_path / "a.jpg"): "a broken or looping symbolic link",
+    }

@@ -28,12 +28,19 @@ def check_image_header(path: str | Path, max_pixels: int = MAX_PIXELS) -> None:
     photo: no file, an empty file, not an image, too many pixels, too small. Raises :class:`ImageError`."""
     from PIL import Image, UnidentifiedImageError
 
+    import stat
+
     path = Path(path)
     try:
-        if path.stat().st_size == 0:
-            raise ImageError("empty file (0 bytes)")
+        info = path.stat()
     except FileNotFoundError:
-        raise ImageError("no such file") from None
+        raise ImageError("a broken symbolic link" if path.is_symlink() else "no such file") from None
+    except OSError as e:  # a symbolic link loop, a folder that cannot be entered
+        raise ImageError(f"cannot be opened ({e.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageError("not a regular file (a pipe, device or socket)")
+    if info.st_size == 0:
+        raise ImageError("empty file (0 bytes)")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

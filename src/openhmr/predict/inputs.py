@@ -32,6 +32,9 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]
             candidates = found
         elif path.exists():
             candidates = [path]
+        elif path.is_symlink():
+            missing.append((item, "a broken or looping symbolic link"))
+            continue
         else:
             missing.append((item, "no such file or folder"))
             continue
