@@ -106,3 +106,38 @@ def test_encoder_inputs_are_checked_before_anything_runs():
         load_config(None, ["data.poses=x.npz", "backbone=blazepose-full", "encoder_inputs=trunk,elbows"])
     with pytest.raises(OpenHMRError, match="BlazePose encoders"):
         load_config(None, ["data.poses=x.npz", "encoder_inputs=trunk"])
+
+
+def test_landmark_feedback_shows_each_iteration_its_2d_error(tmp_path, anny_body):
+    """With feedback, IEF iteration k sees (landmark - projected keypoint) x visibility and the
+    visibility, per keypoint of the convention: the body of θ(k) against the encoder's own
+    landmarks. It travels with the weights; encoders without landmarks refuse it."""
+    from openhmr.nets.hmr import build_hmr
+    from openhmr.nets.weights_io import load_hmr, save_weights
+    from openhmr.train.config import load_config
+
+    torch.manual_seed(0)
+    hmr = build_hmr(anny_body, backbone="blazepose-full", feedback=True).eval()
+    features = hmr.encoder(_astronaut())
+    landmarks = hmr.landmark_reader(features)
+    names = hmr.keypoint_names
+    # The reader takes BlazePose's own points: its left wrist is MediaPipe landmark 15.
+    raw = features[0, hmr.encoder.landmark_offset : hmr.encoder.landmark_offset + 39 * 5].view(39, 5)
+    assert torch.allclose(landmarks[0, names.index("left_wrist")], raw[15, [0, 1, 3]])
+    assert landmarks[0, names.index("left_small_toe")].abs().sum() == 0  # MediaPipe has no small toe
+    seen = []
+    hmr.regressor.mlp[0].register_forward_pre_hook(lambda _, inputs: seen.append(inputs[0][:, -69:].detach().clone()))
+    with torch.no_grad():
+        predictions = hmr(_astronaut(), decode="all")
+    for k in (1, 2):  # iterations after the first see the body the previous one made
+        error = (landmarks[..., :2] - predictions[k - 1].keypoints2d) * landmarks[..., 2:]
+        assert torch.allclose(seen[k].view(1, -1, 3)[..., :2], error, atol=1e-5)
+        assert torch.allclose(seen[k].view(1, -1, 3)[..., 2], landmarks[..., 2])
+    path = save_weights(hmr, tmp_path / "w.safetensors")
+    again = load_hmr(path, anny_body)
+    with torch.no_grad():
+        assert torch.allclose(again(_astronaut(), decode="final")[-1].keypoints2d, predictions[-1].keypoints2d, atol=1e-3)
+    with pytest.raises(OpenHMRError, match="needs a BlazePose encoder"):
+        load_config(None, ["data.poses=b", "feedback=true", "backbone=lite0"])
+    with pytest.raises(OpenHMRError, match="needs the landmarks"):
+        load_config(None, ["data.poses=b", "feedback=true", "backbone=blazepose-full", "encoder_inputs=trunk"])

@@ -102,9 +102,8 @@ def _fit_chunk(task: tuple[int, int, int, str]) -> tuple[str, int, int]:
         rows["fit_accepted"].append(result.accepted.numpy())
     arrays = {k: (np.asarray(v) if k == "index" else (np.concatenate(v) if v else np.zeros((0,)))) for k, v in rows.items()}
     arrays["unreadable"] = np.asarray(bad)
-    with atomic_path(part) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+    with atomic_path(part) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
     return part, len(rows["index"]), bad
 
 
@@ -214,8 +213,7 @@ def _merge(job: LabelJob, annotations, tasks, out: Path, body_model: str) -> dic
     arrays["S"][..., 3] *= good[:, None]
     arrays.update(good=good, has_smpl=good.astype(np.float64), body_model=np.array(body_model),
                   keypoint_convention=np.array(CONVENTION), max_error_px=np.array(job.max_error_px))
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-    return {"people": int(sum(len(a) for a in annotations)), "fitted": int(len(good)), "good": int(good.sum()), "unreadable": unreadable}
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    return {"people": int(sum(len(a) for a in annotations)), "fitted": len(good), "good": int(good.sum()), "unreadable": unreadable}
 

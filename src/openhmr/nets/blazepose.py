@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from openhmr.body import keypoints as kp
 from openhmr.errors import OpenHMRError
 from openhmr.nets.tflite import TFLiteGraph, graph_spec, read_tflite
 
@@ -140,6 +141,7 @@ class BlazePoseEncoder(nn.Module):
         self.name = name
         self.landmarks = landmarks
         c4 = landmarks.feature_channels * 4
+        self.landmark_offset = c4  # where the landmark group starts in the features
         sizes = {"trunk": c4, "landmarks": NUM_LANDMARKS * 5, "world": NUM_LANDMARKS * 3, "score": 1}
         self.feature_dim = sum(sizes.values())
         unknown = set(inputs) - set(INPUT_GROUPS)
@@ -185,6 +187,26 @@ class BlazePoseEncoder(nn.Module):
             raise OpenHMRError(
                 f"Encoder {self.name!r} is cached whole: set frozen_blocks to 'none' (cached features) or 'off' (trains end to end)."
             )
+
+
+class LandmarkReader(nn.Module):
+    """A BlazePose encoder's features (B, D) -> its 2D landmarks in a keypoint convention
+    (B, K, 3): x, y in crop coordinates [-1, 1] and visibility; 0 where BlazePose has no such
+    point. A module of its own, so that it still works once the encoder is traced."""
+
+    def __init__(self, encoder: BlazePoseEncoder, convention: str):
+        super().__init__()
+        if "landmarks" not in encoder.inputs:
+            raise OpenHMRError("Landmark feedback needs the landmarks among the encoder inputs.")
+        self.offset = encoder.landmark_offset
+        index, mask = kp.mapping(kp.convention_names("mediapipe33"), convention)
+        self.register_buffer("index", index, persistent=False)
+        self.register_buffer("mask", mask.float()[:, None], persistent=False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        points = features[:, self.offset : self.offset + NUM_LANDMARKS * 5].view(-1, NUM_LANDMARKS, 5)
+        chosen = points.index_select(1, self.index)
+        return torch.cat([chosen[..., :2], chosen[..., 3:4]], dim=-1) * self.mask
 
 
 def build_blazepose_encoder(

@@ -14,6 +14,7 @@ from torch import nn
 
 from openhmr.body import keypoints as kp
 from openhmr.body.base import BodyModel
+from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import weak_perspective_project
 from openhmr.nets.encoder import DEFAULT_BACKBONE, build_encoder
 from openhmr.nets.regressor import IEFRegressor
@@ -55,11 +56,13 @@ class HMR(nn.Module):
         regressor: IEFRegressor,
         layout: ThetaLayout,
         keypoint_convention: str = "coco23",
+        landmark_reader: nn.Module | None = None,
     ):
         super().__init__()
         self.body = body
         self.encoder = encoder
         self.regressor = regressor
+        self.landmark_reader = landmark_reader  # features -> the encoder's landmarks (feedback)
         self.layout = layout
         self.keypoint_convention = keypoint_convention
         index, mask = kp.mapping(body.keypoint_names, keypoint_convention)
@@ -87,9 +90,30 @@ class HMR(nn.Module):
         images, ``trunk`` may hold the cached output of the encoder's first ``frozen_blocks``
         blocks (see :meth:`Encoder.trunk`)."""
         features = self.encoder(images) if trunk is None else self.encoder.head(trunk, frozen_blocks)
-        thetas = self.regressor(features)
+        feedback = self.landmark_feedback(features) if self.regressor.feedback_dim else None
+        thetas = self.regressor(features, feedback)
         predictions = [self.decode_theta(t, body=(decode == "all" or (decode == "final" and i == len(thetas) - 1))) for i, t in enumerate(thetas)]
         return predictions
+
+    def landmark_feedback(self, features: torch.Tensor):
+        """(θ (B, D), iteration) -> (B, 3K): for each keypoint of the convention, the encoder's 2D landmark
+        minus where the body of θ projects it (crop coordinates), times the landmark's
+        visibility, and that visibility (0 where the encoder has no such landmark).
+
+        No gradient flows through the body here (it only shows the regressor its error); the
+        body of the mean θ, the same for every crop, is decoded once."""
+        landmarks = self.landmark_reader(features)  # (B, K, 3): x, y, visibility
+
+        def feedback(theta: torch.Tensor, iteration: int) -> torch.Tensor:
+            with torch.no_grad():
+                if iteration == 0:  # θ0 is the mean for every crop: one decode serves the batch
+                    projected = self.decode_theta(theta[:1]).keypoints2d.expand(len(theta), -1, -1)
+                else:
+                    projected = self.decode_theta(theta).keypoints2d
+            seen = landmarks[..., 2:3]
+            return torch.cat([(landmarks[..., :2] - projected) * seen, seen], dim=-1).flatten(1)
+
+        return feedback
 
     def decode_theta(self, theta: torch.Tensor, body: bool = True) -> HMRPrediction:
         camera, rots, shape = self.layout.to_params(theta)
@@ -125,13 +149,25 @@ def build_hmr(
     bounded: bool = True,
     encoder_spec: dict | None = None,
     encoder_inputs: tuple[str, ...] | None = None,
+    feedback: bool = False,
 ) -> HMR:
     """An HMR for ``body`` with the named backbone; θ0 from ``mean_params`` (default: rest pose).
     ``relu``: nonlinear IEF MLP (HMR); ``bounded``: shape kept inside hard body bounds;
     ``encoder_spec``: a converted encoder's structure (from a checkpoint); ``encoder_inputs``:
-    which of a BlazePose encoder's feature groups the regressor sees (default all)."""
+    which of a BlazePose encoder's feature groups the regressor sees (default all);
+    ``feedback``: each IEF iteration also sees its body's 2D error against the encoder's own
+    landmarks (BlazePose encoders; see :meth:`HMR.landmark_feedback`)."""
     layout = ThetaLayout.for_body(body, rotation, bounded)
     mean_params = mean_params or MeanParams.default(body)
     encoder = build_encoder(backbone, backbone_weights, spec=encoder_spec, inputs=encoder_inputs)
-    regressor = IEFRegressor(encoder.feature_dim, mean_params.theta(layout), iterations=iterations, relu=relu)
-    return HMR(body, encoder, regressor, layout, keypoint_convention)
+    reader = None
+    if feedback:
+        from openhmr.nets.blazepose import LandmarkReader
+
+        if not hasattr(encoder, "landmark_offset"):
+            raise OpenHMRError(f"Landmark feedback needs an encoder that finds landmarks (BlazePose), not {backbone!r}.")
+        reader = LandmarkReader(encoder, keypoint_convention)
+    feedback_dim = 3 * len(kp.convention_names(keypoint_convention)) if feedback else 0
+    regressor = IEFRegressor(encoder.feature_dim, mean_params.theta(layout), iterations=iterations, relu=relu,
+                             feedback_dim=feedback_dim)
+    return HMR(body, encoder, regressor, layout, keypoint_convention, reader)

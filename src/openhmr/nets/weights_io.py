@@ -42,6 +42,7 @@ def save_weights(hmr: HMR, path: str | Path, extra: dict | None = None) -> Path:
         "keypoint_convention": hmr.keypoint_convention,
         "relu": hmr.regressor.relu,
         "bounded_shape": hmr.layout.bounded_shape,
+        "feedback": hmr.regressor.feedback_dim > 0,
     }
     if getattr(hmr.encoder, "spec", None) is not None:  # converted networks carry their structure
         meta["encoder_spec"] = hmr.encoder.spec
@@ -112,6 +113,7 @@ def load_hmr(path: str | Path, body: BodyModel) -> HMR:
         bounded=arch["bounded_shape"],
         encoder_spec=arch.get("encoder_spec"),
         encoder_inputs=arch.get("encoder_inputs"),
+        feedback=arch.get("feedback", False),
     )
     _check_tensor_shapes(path, network_state(hmr))
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}

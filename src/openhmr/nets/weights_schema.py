@@ -93,6 +93,7 @@ class HMRMetadata(_Strict):
     bounded_shape: bool
     encoder_spec: EncoderSpec | None = None
     encoder_inputs: list[str] | None = None
+    feedback: bool = False  # files from before landmark feedback lack it
 
     @field_validator("keypoint_convention")
     @classmethod
@@ -130,6 +131,8 @@ class HMRMetadata(_Strict):
 
         if (self.backbone in BLAZEPOSE) != (self.encoder_spec is not None):
             raise ValueError("a BlazePose backbone needs its encoder_spec, and only it has one")
+        if self.feedback and (self.backbone not in BLAZEPOSE or (self.encoder_inputs and "landmarks" not in self.encoder_inputs)):
+            raise ValueError("landmark feedback needs a BlazePose encoder that sees its landmarks")
         return self
 
 

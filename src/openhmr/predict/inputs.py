@@ -82,9 +82,8 @@ def video_frames(path: Path, every: int, notice: Callable[[str], None] | None = 
                 ok, frame = capture.retrieve() if grabbed and index % every == 0 else (False, None)
             if not grabbed:
                 break
-            if index % every == 0:
-                if ok:
-                    yield f"{path.stem}_f{index:06d}", frame[..., ::-1].copy()
+            if ok:  # only kept frames are retrieved
+                yield f"{path.stem}_f{index:06d}", frame[..., ::-1].copy()
             index += 1
         if index == 0:
             raise ImageError("video has no readable frames")

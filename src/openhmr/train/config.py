@@ -73,6 +73,9 @@ class TrainConfig(_Settings):
     # BlazePose encoders: the feature groups the regressor sees, comma-separated, from
     # trunk, landmarks, world, score ("all": every one).
     encoder_inputs: _Text = "all"
+    # Each IEF iteration also sees its body's 2D error against the encoder's own landmarks
+    # (BlazePose encoders): see HMR.landmark_feedback.
+    feedback: bool = False
     rotation: Literal["axis_angle", "6d"] = "axis_angle"
     iterations: Annotated[int, Field(ge=1, le=20)] = 3
     keypoint_convention: _Text = "coco23"
@@ -155,6 +158,13 @@ class TrainConfig(_Settings):
                 raise OpenHMRError(f"encoder_inputs must be 'all' or some of {', '.join(INPUT_GROUPS)}; got {self.encoder_inputs!r}.")
             if canonical_backbone(self.backbone) not in BLAZEPOSE:
                 raise OpenHMRError(f"encoder_inputs applies to the BlazePose encoders ({', '.join(BLAZEPOSE)}), not {self.backbone!r}.")
+        if self.feedback:
+            from openhmr.nets.encoder import BLAZEPOSE, canonical_backbone
+
+            if canonical_backbone(self.backbone) not in BLAZEPOSE:
+                raise OpenHMRError(f"feedback needs a BlazePose encoder ({', '.join(BLAZEPOSE)}), which finds landmarks; not {self.backbone!r}.")
+            if self.encoder_input_groups is not None and "landmarks" not in self.encoder_input_groups:
+                raise OpenHMRError("feedback needs the landmarks among encoder_inputs.")
         if self.data.train is None and self.data.poses is None:
             raise OpenHMRError(
                 "No training data: set data.poses=BANK.npz (made by `openhmr mocap`) to train on a "
