@@ -200,3 +200,20 @@ def test_a_wrongly_shaped_or_missing_tensor_is_named(tmp_path, anny_body):
     path = _rewrite(tmp_path, tensor_change=lambda t: t.update(extra=torch.zeros(3)))
     with pytest.raises(OpenHMRError, match=r"unexpected \['extra'\]"):
         load_hmr(path, anny_body)
+
+
+@pytest.mark.parametrize("command, message", [
+    (["body", "--out", "{file}"], "--out {file} is a file, not a folder."),
+    (["synth", "--poses", "b.npz", "--num", "2", "--out", "{file}"], "--out {file} is a file, not a folder."),
+    (["mocap", "x.bvh", "--out", "{file}/bank.npz"], "--out's folder {file} is a file, not a folder."),
+    (["fit-labels", "x:test", "--out", "{file}/p.npz"], "--out's folder {file} is a file, not a folder."),
+    (["pose-prior", "b.npz", "--out", "{file}/p.safetensors"], "--out's folder {file} is a file, not a folder."),
+    (["eval", "--checkpoint", "w.safetensors", "--data", "x", "--out", "{folder}"], "--out {folder} is a folder; give a file name."),
+    (["train", "data.poses=b", "out_dir={file}"], "out_dir {file} is a file, not a folder."),
+])
+def test_every_command_refuses_an_unwritable_output_before_work(tmp_path, capsys, command, message):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file")
+    fill = {"file": str(blocker), "folder": str(tmp_path)}
+    assert main([part.format(**fill) for part in command]) == 1
+    assert capsys.readouterr().err.strip() == "openhmr: error: " + message.format(**fill)

@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a problem with the user's input (explained in one sente
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from openhmr.errors import OpenHMRError
 def _body_command(args: argparse.Namespace) -> int:
     from openhmr.showcase import pose_and_render
 
+    from openhmr.io import writable_folder
+
+    writable_folder(args.out)
     shape = None
     if args.shape:
         try:
@@ -55,6 +59,9 @@ def _mocap_command(args: argparse.Namespace) -> int:
     from openhmr.body import load_body_model
     from openhmr.data.mocap_bank import build_pose_bank
 
+    from openhmr.io import writable_file
+
+    writable_file(args.out)
     files = _motion_files(args.files)
     body = load_body_model(args.body_model)
     bank, skipped = build_pose_bank(files, body, args.min_degrees, Path(args.asf) if args.asf else None)
@@ -77,6 +84,9 @@ def _synth_command(args: argparse.Namespace) -> int:
         raise OpenHMRError("--num must be at least 1.")
     if args.clip_step < 1 or args.fps <= 0:
         raise OpenHMRError("--clip-step must be at least 1 and --fps positive.")
+    from openhmr.io import writable_folder
+
+    writable_folder(args.out)
     path = generate(args.poses, args.num, args.out, seed=args.seed, res=args.res, backgrounds=args.backgrounds,
                     clip=args.clip, clip_step=args.clip_step, fps=args.fps)
     print(path)
@@ -87,7 +97,11 @@ def _train_command(args: argparse.Namespace) -> int:
     from openhmr.train.config import load_config
     from openhmr.train.run import train
 
+    from openhmr.io import writable_folder
+
     config = load_config(args.config, args.overrides)
+    if args.resume is None:  # a resume is checked first by train(), before anything is created
+        writable_folder(config.out_dir, "out_dir")
     print(train(config, resume=args.resume))
     return 0
 
@@ -95,11 +109,12 @@ def _train_command(args: argparse.Namespace) -> int:
 def _eval_command(args: argparse.Namespace) -> int:
     from openhmr.body import load_body_model
     from openhmr.data.pose_bank import PoseBank
-    from openhmr.io import write_json
+    from openhmr.io import writable_file, write_json
     from openhmr.nets.weights_io import load_hmr, read_metadata
     from openhmr.train.evaluate import PROTOCOLS_2D, evaluate, evaluate_2d, format_table, read_eval_set
 
-    # The inputs are read first: a bad --data or --checkpoint is reported before any model loads.
+    # The inputs are read first: a bad --data, --checkpoint or --out is reported before any model loads.
+    out = writable_file(args.out or f"{Path(args.checkpoint).stem}.eval-{args.protocol}.json")
     arch, _ = read_metadata(args.checkpoint)
     annotations = read_eval_set(args.data, args.protocol)
     body = load_body_model(args.body_model or arch["body_model"])
@@ -112,8 +127,6 @@ def _eval_command(args: argparse.Namespace) -> int:
     result["checkpoint"] = str(args.checkpoint)
     result["data"] = str(args.data)
     print(format_table(result))
-    # Never beside the checkpoint by default: that may be the installed package's weights folder.
-    out = Path(args.out) if args.out else Path(f"{Path(args.checkpoint).stem}.eval-{args.protocol}.json")
     print(write_json(out, result))
     return 0
 
@@ -433,6 +446,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("openhmr: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # the machine, not openhmr: full disk, read-only or missing folder
+        if e.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        print(f"openhmr: error: cannot use {e.filename or 'a file'}: {e.strerror}.", file=sys.stderr)
+        return 1
+
+
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EEXIST,
+                       errno.EDQUOT, errno.EFBIG, errno.ENAMETOOLONG, errno.ELOOP}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ def _fit_labels_command(args: argparse.Namespace) -> int:
         FitSettings.parse(args.fit)  # refused here, before any worker starts
     except ValueError as e:
         raise OpenHMRError(str(e)) from None
+    from openhmr.io import writable_file
+
+    writable_file(args.out)
     job = LabelJob(tuple(args.sources), args.checkpoint, args.mode, args.batch_size, args.max_error_px, tuple(args.fit))
     counts = fit_labels(job, args.out, workers=args.workers, chunk=args.chunk, progress=not args.quiet)
     print(json.dumps(counts))
@@ -33,6 +36,9 @@ def _pose_prior_command(args: argparse.Namespace) -> int:
     from openhmr.data.pose_bank import PoseBank
     from openhmr.fit.pose_prior import fit_pose_prior
 
+    from openhmr.io import writable_file
+
+    writable_file(args.out)
     bank = PoseBank.load(args.bank)
     body = load_body_model(args.body_model)
     if bank.body_model != body.name or bank.body_pose.shape[1] != body.num_body_joints:

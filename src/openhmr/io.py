@@ -100,3 +100,13 @@ def writable_folder(path: str | Path, option: str = "--out") -> Path:
     except OSError as e:
         raise WriteError(f"{option} {path} is not a folder openhmr can write to ({e.strerror or e}).") from None
     return path
+
+
+def writable_file(path: str | Path, option: str = "--out") -> Path:
+    """``path`` as a file that can be written: not a folder, in a folder that takes files
+    (made when missing); a WriteError naming ``option`` otherwise, before any work starts."""
+    path = Path(path)
+    if path.is_dir():
+        raise WriteError(f"{option} {path} is a folder; give a file name.")
+    writable_folder(path.parent, f"{option}'s folder")
+    return path
