@@ -123,8 +123,13 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path, monke
     from openhmr.train.run import build_training
 
     # The network as training starts it (same seed): the baseline a short run must beat.
-    untrained, _, _ = build_training(load_config(None, [*common, "steps=4"]))
+    untrained, loader, _ = build_training(load_config(None, [*common, "steps=4"]))
     baseline = evaluate(untrained.hmr, read_spin_npz(paths["test"]), "synth", progress=False)
+    # supervise=all: every IEF iteration is decoded and enters the losses (final: only the last).
+    batch = next(iter(loader))
+    assert [p.keypoints2d is not None for p in untrained.forward_batch(batch)] == [False, False, True]
+    every, _, _ = build_training(load_config(None, [*common, "steps=4", "supervise=all"]))
+    assert all(p.keypoints2d is not None for p in every.forward_batch(batch))
     assert main(["train", *common, "steps=4"]) == 0
     assert sorted(p.name for p in (out / "weights").iterdir()) == [
         "step_0000002.discriminator.safetensors", "step_0000002.safetensors",

@@ -73,6 +73,9 @@ class TrainConfig(_Settings):
     # BlazePose encoders: the feature groups the regressor sees, comma-separated, from
     # trunk, landmarks, world, score ("all": every one).
     encoder_inputs: _Text = "all"
+    # Which IEF iterations get the keypoint, 3D and parameter losses: "final" (HMR's TF code)
+    # or "all" (averaged; the body is then decoded for every iteration).
+    supervise: Literal["final", "all"] = "final"
     # Each IEF iteration also sees its body's 2D error against the encoder's own landmarks
     # (BlazePose encoders): see HMR.landmark_feedback.
     feedback: bool = False

@@ -58,9 +58,10 @@ class HMRTraining(L.LightningModule):
         return optimisers
 
     def forward_batch(self, batch: dict[str, torch.Tensor]):
+        decode = self.config.supervise  # "final" or "all": the iterations the losses need
         if "trunk" in batch:
-            return self.hmr(None, decode="final", trunk=batch["trunk"], frozen_blocks=self.frozen_blocks)
-        return self.hmr(batch["image"], decode="final")
+            return self.hmr(None, decode=decode, trunk=batch["trunk"], frozen_blocks=self.frozen_blocks)
+        return self.hmr(batch["image"], decode=decode)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_index: int):
         optimisers = self.optimizers()
@@ -69,7 +70,8 @@ class HMRTraining(L.LightningModule):
         # The discriminator is a fixed judge during the encoder's step: no gradients for it.
         self._discriminator_trainable(False)
         terms = encoder_losses(
-            predictions, batch, self.hmr.keypoint_mask, self.hmr.hip_indices, self.weights, self.discriminator
+            predictions, batch, self.hmr.keypoint_mask, self.hmr.hip_indices, self.weights, self.discriminator,
+            self.config.supervise,
         )
         if self.silhouette is not None and "mask" in batch:
             from openhmr.silhouette.losses import silhouette_loss
