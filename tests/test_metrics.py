@@ -9,7 +9,7 @@ import torch
 from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.rotations import axis_angle_to_matrix
-from openhmr.train.metrics import joint_errors, pck
+from openhmr.train.metrics import joint_errors, person_extent, pck
 from openhmr.train.monsters import monster_kinds
 
 
@@ -33,12 +33,19 @@ def test_mpjpe_ignores_translation_and_pa_ignores_similarity():
     assert torch.allclose(errors[:, 5], torch.full((4,), 0.1), atol=1e-6)
 
 
-def test_pck_counts_visible_keypoints_within_the_box_fraction():
-    gt = torch.zeros(1, 4, 2)
-    pred = torch.tensor([[[0.05, 0.0], [0.15, 0.0], [0.5, 0.0], [9.0, 9.0]]])  # 0.025, 0.075, 0.25 of the box
-    visible = torch.tensor([[True, True, True, False]])
-    assert pck(pred, gt, visible, 0.05) == pytest.approx(1 / 3)
-    assert pck(pred, gt, visible, 0.1) == pytest.approx(2 / 3)
+def test_pck_is_a_fraction_of_the_person_not_of_the_crop():
+    """A person 0.5 tall in a crop 2 wide: errors are measured against 0.5, the person's box
+    (their visible points' extent), never the crop; an invisible point does not widen it."""
+    gt = torch.tensor([[[0.0, 0.0], [0.0, 0.5], [0.2, 0.25], [0.1, 0.1], [9.0, 9.0]]])
+    pred = gt.clone()
+    pred[0, :4, 0] += torch.tensor([0.0, 0.02, 0.04, 0.2])  # 0, 0.04, 0.08, 0.4 of the person
+    visible = torch.tensor([[True, True, True, True, False]])
+    assert pck(pred, gt, visible, 0.05) == pytest.approx(2 / 4)
+    assert pck(pred, gt, visible, 0.1) == pytest.approx(3 / 4)
+    # Per crop (side 2) the same errors would score 3/4 at 0.05.
+    assert person_extent(gt, visible).tolist() == [0.5]
+    lonely = torch.tensor([[True, False, False, False, False]])
+    assert torch.isnan(person_extent(gt, lonely)).all()
 
 
 def test_monsters_are_twisted_joints_or_impossible_shapes(anny_body):

@@ -1,5 +1,6 @@
 """Pose metrics on batches of joints: pelvis-aligned MPJPE, Procrustes-aligned PA-MPJPE and
-2D PCK. Inputs are metres (3D) or crop coordinates in [-1, 1] (2D); outputs per sample."""
+2D PCK of the person's box side. Inputs are metres (3D) or crop coordinates in [-1, 1] (2D);
+outputs per sample."""
 
 from __future__ import annotations
 
@@ -31,8 +32,20 @@ def joint_errors(pred: torch.Tensor, gt: torch.Tensor, weights: torch.Tensor, hi
     return errors, mpjpe, pa
 
 
+def person_extent(points: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+    """(N,) the longer side of each person's box, the extent of their visible points
+    (N, K, 2); NaN with fewer than two. The unit of PCK everywhere (LSP's own definition)."""
+    inf = torch.tensor(float("inf"), dtype=points.dtype)
+    lo = torch.where(visible[..., None], points, inf).amin(dim=1)
+    hi = torch.where(visible[..., None], points, -inf).amax(dim=1)
+    return torch.where(visible.sum(dim=1) >= 2, (hi - lo).amax(dim=1), torch.nan)
+
+
 def pck(pred: torch.Tensor, gt: torch.Tensor, visible: torch.Tensor, threshold: float) -> float:
-    """Share of visible keypoints whose 2D error is under ``threshold`` × the box size.
-    pred (N, K, 2), gt (N, K, 2) crop coordinates (the box spans 2), visible (N, K) bool."""
-    distance = (pred - gt).norm(dim=-1) / 2
-    return float((distance[visible] < threshold).float().mean())
+    """Share of visible keypoints whose 2D error is under ``threshold`` × the person's box side
+    (:func:`person_extent` of the visible labels), as for LSP. pred, gt (N, K, 2) in one unit
+    (pixels or crop coordinates), visible (N, K) bool; people with < 2 visible points are left out."""
+    size = person_extent(gt, visible)
+    counted = visible & torch.isfinite(size)[:, None]
+    distance = (pred - gt).norm(dim=-1) / size[:, None]
+    return float((distance[counted] < threshold).float().mean())
