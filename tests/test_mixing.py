@@ -67,9 +67,22 @@ def test_clip_splits_are_disjoint_and_complete():
     assert sub.clip_names.tolist() == ["clip3", "clip7"] and sorted(set(sub.clip_id.tolist())) == [0, 1]
 
 
-def test_mocap_stream_gives_rotations_and_shapes_in_bounds():
-    stream = MocapStream(bank(), 8, torch.zeros(6), torch.ones(6))
+def test_mocap_stream_gives_rotations_and_the_body_s_real_shapes(anny_body):
+    stream = MocapStream(bank(), 8, anny_body.sample_shapes)
     rot, shape = next(stream)
     assert rot.shape == (8, 30, 3, 3) and shape.shape == (8, 6)
     assert torch.allclose(rot @ rot.transpose(-1, -2), torch.eye(3).expand(8, 30, 3, 3), atol=1e-5)
     assert float(shape.min()) >= 0 and float(shape.max()) <= 1
+    assert torch.equal(stream.sample(5)[1], stream.sample(5)[1])  # reproducible after a resume
+
+
+def test_real_shapes_come_from_a_population_not_uniform_in_the_bounds(anny_body, smpl_body):
+    """Anny's population model keeps the height phenotype near its calibrated value (uniform
+    draws in the box would spread it with std 0.29) and ties weight to sex; SMPL's betas are
+    standard normal."""
+    people = anny_body.sample_shapes(4000, torch.Generator().manual_seed(0))
+    gender, weight, height = people[:, 0], people[:, 3], people[:, 4]
+    assert float(height.std()) < 0.15
+    assert float(torch.corrcoef(torch.stack([gender, weight]))[0, 1]) > 0.15
+    betas = smpl_body.sample_shapes(4000, torch.Generator().manual_seed(0))
+    assert abs(float(betas.std()) - 1.0) < 0.05 and abs(float(betas.mean())) < 0.05

@@ -113,6 +113,22 @@ class AnnyBody(BodyModel):
         if missing:
             raise RuntimeError(f"anny's COCO regressor lacks {sorted(missing)}.")
 
+    SHAPE_POOL = 20_000  # people drawn once from Anny's population model
+
+    def sample_shapes(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """(count, 6) phenotypes drawn from Anny's own population model (age, sex, height,
+        weight, muscle and proportions calibrated on WHO growth data): a fixed pool, drawn once
+        with seed 0, indexed by ``generator`` so that draws are reproducible."""
+        if getattr(self, "_shape_pool", None) is None:
+            from anny.shape_distribution import SimpleShapeDistribution
+
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                _, drawn = SimpleShapeDistribution(self.anny).sample(self.SHAPE_POOL)
+            self._shape_pool = torch.stack([drawn[k] for k in PHENOTYPES], dim=1).to(self.shape_low).clamp(0.0, 1.0)
+        index = torch.randint(len(self._shape_pool), (count,), generator=generator)
+        return self._shape_pool[index]
+
     def dominant_joints(self) -> torch.Tensor:
         indices, weights = self.anny.vertex_bone_indices, self.anny.vertex_bone_weights
         return indices[torch.arange(indices.shape[0]), weights.argmax(1)].long()

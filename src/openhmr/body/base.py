@@ -113,6 +113,13 @@ class BodyModel(torch.nn.Module, abc.ABC):
         """Lower and upper bounds ``(S,)`` of a plausible shape vector."""
         return self.shape_low, self.shape_high
 
+    def sample_shapes(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """(count, S) shapes of real people, as the discriminator's "real" samples: by default
+        standard normal coefficients (SMPL's betas are PCA units of real scans), clipped to the
+        bounds. Models with a population model of their own override this."""
+        shapes = torch.randn(count, self.shape_dim, generator=generator, dtype=self.shape_low.dtype)
+        return shapes.clamp(self.shape_low, self.shape_high)
+
     @property
     def joint_flip_permutation(self) -> list[int]:
         return name_flip_permutation(self.joint_names)

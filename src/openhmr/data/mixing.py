@@ -114,12 +114,13 @@ class MixedBatches:
 
 class MocapStream:
     """Endless batches of real poses for the discriminator: body rotations (B, J-1, 3, 3) and
-    shapes (B, S), uniform within the body's shape bounds."""
+    shapes (B, S) drawn by ``sample_shapes(count, generator)`` (a body model's
+    :meth:`~openhmr.body.base.BodyModel.sample_shapes`: real people, not uniform in the bounds)."""
 
-    def __init__(self, bank: PoseBank, batch_size: int, shape_low: torch.Tensor, shape_high: torch.Tensor, seed: int = 0):
+    def __init__(self, bank: PoseBank, batch_size: int, sample_shapes, seed: int = 0):
         self.poses = torch.from_numpy(bank.body_pose).float()
         self.batch_size = batch_size
-        self.low, self.high = shape_low.float(), shape_high.float()
+        self.sample_shapes = sample_shapes
         self.generator = torch.Generator().manual_seed(seed)
 
     def __iter__(self):
@@ -134,6 +135,5 @@ class MocapStream:
 
     def _draw(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.randint(len(self.poses), (self.batch_size,), generator=generator)
-        u = torch.rand(self.batch_size, self.low.shape[0], generator=generator)
-        shape = self.low + (self.high - self.low) * u
+        shape = self.sample_shapes(self.batch_size, generator).float()
         return axis_angle_to_matrix(self.poses[index]), shape

@@ -96,7 +96,7 @@ def build_training(config: TrainConfig, start_batch: int = 0):
         bank = PoseBank.load(paths["discriminator"])
         if bank.body_model != body.name:
             raise OpenHMRError(f"{paths['discriminator']} holds {bank.body_model} poses; the {body.name} body needs its own.")
-        mocap = MocapStream(bank, config.batch_size * config.iterations, body.shape_low, body.shape_high, seed=config.seed)
+        mocap = MocapStream(bank, config.batch_size * config.iterations, body.sample_shapes, seed=config.seed)
     return HMRTraining(config, hmr, mocap), loader, paths
 
 
