@@ -62,3 +62,36 @@ def test_too_many_unreadable_images_stop_with_one_sentence(tmp_path):
     with pytest.raises(OpenHMRError, match="images could not be read"):
         for i in range(len(ds)):
             ds[i]
+
+
+def test_training_seeds_change_every_augmentation_draw(tmp_path):
+    """Cached augmented views of two training seeds are different crops; the plain view (no
+    draw) and seed 0's own draws are what they always were (its caches stay valid)."""
+    from openhmr.train.run import augmentation_seed
+
+    ann = make_set(tmp_path)
+    assert augmentation_seed(0, 1) == 1 and augmentation_seed(1, 1) != augmentation_seed(2, 1)
+
+    def view(seed, v):
+        return torch.stack([CropDataset(ann, res=64, augment=v > 0, seed=augmentation_seed(seed, v))[i]["image"] for i in range(6)])
+
+    assert torch.equal(view(0, 0), view(1, 0))
+    assert not torch.equal(view(0, 1), view(1, 1))
+    assert torch.equal(view(1, 1), view(1, 1))  # and still reproducible
+
+
+def test_every_seed_but_0_renders_an_experiment_of_its_own(tmp_path, monkeypatch):
+    """prepare_synthetic: seed 1 gets its own clip split and renders (seed 0 keeps its paths)."""
+    from openhmr.data import prepare
+    from openhmr.data.pose_bank import PoseBank
+
+    rendered = []
+    monkeypatch.setattr("openhmr.data.synth.generate", lambda bank, num, out, seed, **_: rendered.append((out, seed)))
+    bank = PoseBank(body_pose=np.zeros((6, 30, 3)), global_orient=np.zeros((6, 3)), clip_id=np.arange(6),
+                    clip_names=np.array([f"c{i}" for i in range(6)]), frame=np.zeros(6, int), body_model="anny")  # fmt: skip
+    bank.save(tmp_path / "bank.npz")
+    zero = prepare.prepare_synthetic(tmp_path / "bank.npz", tmp_path / "data", 2, 1, seed=0)
+    one = prepare.prepare_synthetic(tmp_path / "bank.npz", tmp_path / "data", 2, 1, seed=1)
+    assert zero["train"] == tmp_path / "data" / "train" / "annotations.npz"
+    assert one["train"] == tmp_path / "data" / "seed1" / "train" / "annotations.npz"
+    assert [seed for _, seed in rendered] == [0, 1, 2, 3] and len({out for out, _ in rendered}) == 4

@@ -20,10 +20,11 @@ def prepare_synthetic(
 ) -> dict[str, Path]:
     """Writes ``out/banks/{train,test,discriminator}.npz`` and ``out/{train,test}/annotations.npz``;
     returns their paths under the keys ``train``, ``test``, ``discriminator``, ``train_bank``,
-    ``test_bank``."""
+    ``test_bank``. Every seed but 0 gets its own experiment in ``out/seed<N>/`` (its own clip
+    split and renders), so that runs of different seeds share no random draw."""
     from openhmr.data.synth import generate
 
-    out = Path(out)
+    out = Path(out) if seed == 0 else Path(out) / f"seed{seed}"
     banks = {name: out / "banks" / f"{name}.npz" for name in SPLIT}
     if not all(path.exists() for path in banks.values()):
         bank = PoseBank.load(poses)

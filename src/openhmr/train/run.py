@@ -110,6 +110,12 @@ class _Endless(torch.utils.data.IterableDataset):
         return self.batches
 
 
+def augmentation_seed(seed: int, view: int) -> int:
+    """The augmentation draws of cached view ``view`` for training seed ``seed``: seed 0 keeps
+    the draws of its view alone (as its caches were made); other seeds draw afresh."""
+    return view if seed == 0 else 1_000_003 * seed + view
+
+
 def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=None) -> torch.utils.data.Dataset:
     """One labelled set as training samples: augmented crops (image training) or
     ``data.views`` cached trunk outputs per image (feature caching). ``labelled`` (N,) bool:
@@ -131,13 +137,15 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
         return dataset if labelled is None else Without3D(dataset, labelled)
     views = []
     for view in range(d.views):
-        # View 0 is the plain crop; the others are augmented, each with its own draws. The
-        # draws depend on the view only (not on the training seed): runs share their caches.
+        # View 0 is the plain crop (no draw: shared by every run); the others are augmented,
+        # each with draws of its own view and of the training seed.
+        draws = augmentation_seed(config.seed, view)
         key = cache_key(name, config.backbone, config.encoder_weights, config.cached_blocks, d.res, view, 0,
-                        *(["masks"] if masks else []), *([f"truncation{d.truncation}"] if view > 0 and d.truncation else []))
+                        *(["masks"] if masks else []), *([f"truncation{d.truncation}"] if view > 0 and d.truncation else []),
+                        *([f"draws{draws}"] if view > 0 and config.seed else []))  # seed 0 keeps its existing caches
         path = Path(d.work_dir) / "features" / f"{source_slug(name)}-v{view}-{key}.safetensors"
         cached = build_feature_cache(
-            hmr.encoder, crops(view > 0, view), config.cached_blocks, path,
+            hmr.encoder, crops(view > 0, draws), config.cached_blocks, path,
             progress=config.progress, desc=f"caching {source_slug(name)} view {view + 1}/{d.views}",
         )
         views.append(cached if labelled is None else Without3D(cached, labelled))
