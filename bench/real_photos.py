@@ -32,10 +32,10 @@ def main() -> None:
 
     from openhmr.body import load_body_model
     from openhmr.nets.weights_io import load_hmr, read_metadata
-    from openhmr.predict.predictor import SHIPPED
+    from openhmr.shipped import SHIPPED_WEIGHTS
     from openhmr.train.evaluate import evaluate, evaluate_2d, read_eval_set
 
-    checkpoint = Path(args.checkpoint) if args.checkpoint else SHIPPED
+    checkpoint = Path(args.checkpoint) if args.checkpoint else SHIPPED_WEIGHTS
     arch, _ = read_metadata(checkpoint)
     body = load_body_model(arch["body_model"])
     hmr = load_hmr(checkpoint, body)

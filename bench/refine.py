@@ -34,13 +34,13 @@ def landmark_targets(detector, crops: torch.Tensor):
     """MediaPipe's landmarks on (B, 3, 224, 224) crops -> Targets (nobody found: confidence 0)."""
     from openhmr.body import keypoints as kp
     from openhmr.fit import Targets
-    from openhmr.predict.refinement import crop_landmarks
+    from openhmr.predict.detect import crop_rgb, pixels_to_crop
 
     points = torch.zeros(len(crops), 33, 3)
     for i, crop in enumerate(crops):
-        marks = crop_landmarks(detector, crop)
+        marks = detector.landmarks(crop_rgb(crop))
         if marks is not None:
-            points[i] = torch.from_numpy(marks).float()
+            points[i] = torch.from_numpy(pixels_to_crop(marks, crop.shape[-1])).float()
     return Targets(points[..., :2], points[..., 2], kp.convention_names("mediapipe33"))
 
 
@@ -103,12 +103,12 @@ def main() -> None:
     from openhmr.geometry.camera import weak_perspective_project
     from openhmr.nets.weights_io import load_hmr, read_metadata
     from openhmr.predict.detect import MediaPipeDetector
-    from openhmr.predict.predictor import SHIPPED
+    from openhmr.shipped import SHIPPED_WEIGHTS
     from openhmr.train.metrics import joint_errors
 
     torch.manual_seed(0)
     settings = FitSettings.parse(args.settings)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else SHIPPED
+    checkpoint = Path(args.checkpoint) if args.checkpoint else SHIPPED_WEIGHTS
     arch, _ = read_metadata(checkpoint)
     body = load_body_model(arch["body_model"])
     hmr = load_hmr(checkpoint, body)

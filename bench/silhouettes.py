@@ -185,7 +185,7 @@ def main() -> None:
     from openhmr.fit import FitSettings, Priors, Refiner
     from openhmr.nets.weights_io import load_hmr
     from openhmr.predict.detect import MediaPipeDetector
-    from openhmr.predict.predictor import SHIPPED
+    from openhmr.shipped import SHIPPED_WEIGHTS
 
     torch.manual_seed(0)
     body = load_body_model("anny")
@@ -198,7 +198,7 @@ def main() -> None:
                       synth_mask_iou=with_sil["mask_iou"], synth_mask_iou_without=without["mask_iou"])
         result["synth_pve_change"] = round(with_sil["pve"] / without["pve"] - 1, 4)
 
-    hmr = load_hmr(SHIPPED, body)
+    hmr = load_hmr(SHIPPED_WEIGHTS, body)
     priors = Priors.for_checkpoint(SHIPPED, body)
     settings = FitSettings.parse(args.settings)
     result["fit_settings"] = {"silhouette": settings.silhouette}

@@ -17,7 +17,6 @@ def test_rotation_round_trips(dtype):
     sixd = rotations.matrix_to_sixd(matrix)
     assert sixd.shape == (64, 6)
     assert torch.allclose(rotations.sixd_to_matrix(sixd), matrix, atol=tol)
-    assert torch.allclose(rotations.sixd_to_axis_angle(rotations.axis_angle_to_sixd(rotvec)), rotvec, atol=tol * 10)
 
 
 def test_sixd_of_any_vector_is_a_rotation():
@@ -58,12 +57,6 @@ def _full_setup():
     image = torch.tensor([[1280.0, 720.0], [640.0, 960.0]])
     focal = torch.tensor([1500.0, 800.0])
     return cam, centre, size, image, focal
-
-
-def test_crop_camera_to_full_image_and_back():
-    cam, centre, size, image, focal = _full_setup()
-    translation = camera.crop_cam_to_full(cam, centre, size, image, focal)
-    assert torch.allclose(camera.full_to_crop_cam(translation, centre, size, image, focal), cam, atol=1e-6)
 
 
 def test_full_image_camera_reproduces_the_crop_projection_at_root_depth():

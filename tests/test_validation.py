@@ -160,7 +160,7 @@ WEIGHTS = [  # (metadata change, raw metadata, expected message)
     (lambda a: a.update(iterations=10**9), None, "iterations: Input should be less than or equal to 20"),
     (lambda a: a.pop("rotation"), None, "rotation: Field required"),
     (lambda a: a.update(num_joints="41"), None, "num_joints: Input should be a valid integer"),
-    (lambda a: a.update(relu=1), None, "relu: Input should be a valid boolean"),
+    (lambda a: a.update(relu=False), None, "relu: Input should be True"),
     (lambda a: a.update(backbone="no_such_net"), None, "backbone: Value error, unknown backbone"),
     (lambda a: a.update(keypoint_convention="coco99"), None, "unknown keypoint convention"),
     (lambda a: a.update(encoder_inputs=["elbows"]), None, "encoder inputs must be some of"),

@@ -70,16 +70,3 @@ def crop_cam_to_full(
     offset = 2 * (box_center - image_size / 2) / scaled_box[:, None]
     tz = 2 * focal_length / scaled_box
     return torch.stack([tx + offset[:, 0], ty + offset[:, 1], tz], dim=-1)
-
-
-def full_to_crop_cam(
-    translation: torch.Tensor,
-    box_center: torch.Tensor,
-    box_size: torch.Tensor,
-    image_size: torch.Tensor,
-    focal_length: torch.Tensor,
-) -> torch.Tensor:
-    """Inverse of :func:`crop_cam_to_full`: full-image translation (B, 3) -> cam (B, 3)."""
-    s = 2 * focal_length / (translation[:, 2] * box_size)
-    offset = 2 * (box_center - image_size / 2) / (s * box_size)[:, None]
-    return torch.stack([s, translation[:, 0] - offset[:, 0], translation[:, 1] - offset[:, 1]], dim=-1)

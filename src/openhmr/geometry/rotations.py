@@ -29,13 +29,3 @@ def sixd_to_matrix(sixd: torch.Tensor) -> torch.Tensor:
 def matrix_to_sixd(rotmat: torch.Tensor) -> torch.Tensor:
     """(..., 3, 3) -> (..., 6): its first two columns."""
     return rotmat[..., :, :2].transpose(-1, -2).flatten(-2)
-
-
-def axis_angle_to_sixd(rotvec: torch.Tensor) -> torch.Tensor:
-    """(..., 3) -> (..., 6)."""
-    return matrix_to_sixd(axis_angle_to_matrix(rotvec))
-
-
-def sixd_to_axis_angle(sixd: torch.Tensor) -> torch.Tensor:
-    """(..., 6) -> (..., 3)."""
-    return matrix_to_axis_angle(sixd_to_matrix(sixd))

@@ -145,14 +145,13 @@ def build_hmr(
     iterations: int = 3,
     mean_params: MeanParams | None = None,
     keypoint_convention: str = "coco23",
-    relu: bool = True,
     bounded: bool = True,
     encoder_spec: dict | None = None,
     encoder_inputs: tuple[str, ...] | None = None,
     feedback: bool = False,
 ) -> HMR:
     """An HMR for ``body`` with the named backbone; θ0 from ``mean_params`` (default: rest pose).
-    ``relu``: nonlinear IEF MLP (HMR); ``bounded``: shape kept inside hard body bounds;
+    ``bounded``: shape kept inside hard body bounds;
     ``encoder_spec``: a converted encoder's structure (from a checkpoint); ``encoder_inputs``:
     which of a BlazePose encoder's feature groups the regressor sees (default all);
     ``feedback``: each IEF iteration also sees its body's 2D error against the encoder's own
@@ -168,6 +167,6 @@ def build_hmr(
             raise OpenHMRError(f"Landmark feedback needs an encoder that finds landmarks (BlazePose), not {backbone!r}.")
         reader = LandmarkReader(encoder, keypoint_convention)
     feedback_dim = 3 * len(kp.convention_names(keypoint_convention)) if feedback else 0
-    regressor = IEFRegressor(encoder.feature_dim, mean_params.theta(layout), iterations=iterations, relu=relu,
+    regressor = IEFRegressor(encoder.feature_dim, mean_params.theta(layout), iterations=iterations,
                              feedback_dim=feedback_dim)
     return HMR(body, encoder, regressor, layout, keypoint_convention, reader)

@@ -30,22 +30,19 @@ class IEFRegressor(nn.Module):
         iterations: int = 3,
         hidden: int = 1024,
         dropout: float = 0.5,
-        relu: bool = True,
         feedback_dim: int = 0,
     ):
         super().__init__()
         theta_dim = int(mean_theta.shape[0])
         self.iterations = iterations
-        self.relu = relu
         self.feedback_dim = feedback_dim
-        act = nn.ReLU if relu else nn.Identity
         self.register_buffer("mean_theta", mean_theta.clone().float())
         self.mlp = nn.Sequential(
             nn.Linear(feature_dim + theta_dim + feedback_dim, hidden),
-            act(),
+            nn.ReLU(),
             nn.Dropout(dropout),
             nn.Linear(hidden, hidden),
-            act(),
+            nn.ReLU(),
             nn.Dropout(dropout),
             nn.Linear(hidden, theta_dim),
         )

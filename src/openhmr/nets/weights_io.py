@@ -40,7 +40,6 @@ def save_weights(hmr: HMR, path: str | Path, extra: dict | None = None) -> Path:
         "rotation": hmr.layout.rotation,
         "iterations": hmr.regressor.iterations,
         "keypoint_convention": hmr.keypoint_convention,
-        "relu": hmr.regressor.relu,
         "bounded_shape": hmr.layout.bounded_shape,
         "feedback": hmr.regressor.feedback_dim > 0,
     }
@@ -109,7 +108,6 @@ def load_hmr(path: str | Path, body: BodyModel) -> HMR:
         rotation=arch["rotation"],
         iterations=arch["iterations"],
         keypoint_convention=arch["keypoint_convention"],
-        relu=arch["relu"],
         bounded=arch["bounded_shape"],
         encoder_spec=arch.get("encoder_spec"),
         encoder_inputs=arch.get("encoder_inputs"),

@@ -89,7 +89,7 @@ class HMRMetadata(_Strict):
     rotation: Literal["axis_angle", "6d"]
     iterations: Annotated[int, Field(ge=1, le=MAX_ITERATIONS)]
     keypoint_convention: str
-    relu: bool
+    relu: Literal[True] = True  # format 2's IEF MLP always has its ReLUs; older files say so
     bounded_shape: bool
     encoder_spec: EncoderSpec | None = None
     encoder_inputs: list[str] | None = None

@@ -23,7 +23,6 @@ from openhmr.shipped import SHIPPED_WEIGHTS
 from openhmr.predict.detect import Detection
 
 log = logging.getLogger(__name__)
-SHIPPED = SHIPPED_WEIGHTS
 CROP = 224
 # The crop is the box's longer side times this: it frames a person as the training images do
 # (body height 64-85 % of the crop) when the box is the tight extent of the person's landmarks.
@@ -271,9 +270,9 @@ def load_model(
     from openhmr.nets.weights_io import load_hmr
 
     if checkpoint is None:
-        if not SHIPPED.exists():
-            raise OpenHMRError(f"No checkpoint given and none shipped at {SHIPPED}; pass --checkpoint FILE.")
-        checkpoint = SHIPPED
+        if not SHIPPED_WEIGHTS.exists():
+            raise OpenHMRError(f"No checkpoint given and none shipped at {SHIPPED_WEIGHTS}; pass --checkpoint FILE.")
+        checkpoint = SHIPPED_WEIGHTS
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise OpenHMRError(f"--device {device} asked for, but PyTorch sees no CUDA GPU here; use --device cpu.")
     body = load_body_model(body_model)

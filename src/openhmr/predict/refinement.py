@@ -9,14 +9,7 @@ import torch
 from openhmr.body import keypoints as kp
 from openhmr.fit import Targets
 from openhmr.geometry.camera import crop_to_image
-from openhmr.predict.detect import Detection, crop_rgb, pixels_to_crop
-
-
-def crop_landmarks(detector, crop: torch.Tensor) -> np.ndarray | None:
-    """MediaPipe's 33 landmarks on a (3, R, R) crop in [0, 1]: (33, 3) crop coordinates in
-    [-1, 1] and visibility, or None when nobody is found."""
-    marks = detector.landmarks(crop_rgb(crop))
-    return None if marks is None else pixels_to_crop(marks, crop.shape[-1])
+from openhmr.predict.detect import Detection
 
 
 def evidence_targets(boxes: list[Detection], crops: torch.Tensor, centres: np.ndarray, sizes: np.ndarray, detector) -> Targets:

@@ -8,7 +8,6 @@ anything above 0 is the person.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 PART_NAMES = ("head", "torso", "arms", "legs")
 
@@ -45,8 +44,3 @@ def vertex_parts(body) -> np.ndarray:
 def face_parts(body) -> np.ndarray:
     """(F,) int: each face's part index."""
     return vertex_parts(body)[body.faces.cpu().numpy()[:, 0]]
-
-
-def part_channels(labels: torch.Tensor) -> torch.Tensor:
-    """Mask labels (B, H, W) uint8 -> one channel per part (B, P, H, W) float."""
-    return torch.stack([(labels == k + 1).float() for k in range(len(PART_NAMES))], dim=1)
