@@ -199,7 +199,7 @@ def main() -> None:
         result["synth_pve_change"] = round(with_sil["pve"] / without["pve"] - 1, 4)
 
     hmr = load_hmr(SHIPPED_WEIGHTS, body)
-    priors = Priors.for_checkpoint(SHIPPED, body)
+    priors = Priors.for_checkpoint(SHIPPED_WEIGHTS, body)
     settings = FitSettings.parse(args.settings)
     result["fit_settings"] = {"silhouette": settings.silhouette}
     refiners = {"fit": Refiner(hmr, "fit", priors, settings),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from openhmr import __version__
 from openhmr.errors import OpenHMRError
+from openhmr.geometry.camera import CROP_RES
 
 
 def _body_command(args: argparse.Namespace) -> int:
@@ -325,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--num", type=int, required=True, help="number of images")
     synth.add_argument("--out", required=True, help="output folder")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    synth.add_argument("--res", type=int, default=224, help="image size in pixels (default: 224)")
+    synth.add_argument("--res", type=int, default=CROP_RES, help=f"image size in pixels (default: {CROP_RES})")
     synth.add_argument("--backgrounds", help="folder of photos to crop backgrounds from (default: procedural)")
     synth.add_argument("--clip", help="render a video instead: --num consecutive frames of this bank clip (name or number) "
                                       "in one scene, also written as OUT/clip.mp4 (make the bank with --min-degrees 0 to keep every frame)")

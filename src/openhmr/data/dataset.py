@@ -27,6 +27,7 @@ from openhmr.data.augment import (
 from openhmr.data.formats import Annotations
 from openhmr.data.truncate import CUTS, blank_below, cut_row, truncated_box
 from openhmr.errors import OpenHMRError
+from openhmr.geometry.camera import CROP_RES
 from openhmr.geometry.rotations import axis_angle_to_matrix
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class CropDataset(torch.utils.data.Dataset):
     def __init__(
         self,
         annotations: Annotations,
-        res: int = 224,
+        res: int = CROP_RES,
         augment: bool = False,
         seed: int = 0,
         max_bad_fraction: float = 0.1,

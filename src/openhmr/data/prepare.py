@@ -10,12 +10,13 @@ from pathlib import Path
 from openhmr.data.mixing import split_clips
 from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
+from openhmr.geometry.camera import CROP_RES
 
 SPLIT = {"train": 0.7, "test": 0.15, "discriminator": 0.15}
 
 
 def prepare_synthetic(
-    poses: str | Path, out: str | Path, num_train: int, num_test: int, seed: int = 0, res: int = 224,
+    poses: str | Path, out: str | Path, num_train: int, num_test: int, seed: int = 0, res: int = CROP_RES,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Writes ``out/banks/{train,test,discriminator}.npz`` and ``out/{train,test}/annotations.npz``;

@@ -21,6 +21,7 @@ from openhmr.body.anny_body import AnnyBody
 from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import intrinsics, perspective_project, weak_to_translation
+from openhmr.geometry.camera import CROP_RES
 from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from openhmr.io import atomic_path
 
@@ -219,7 +220,7 @@ def generate(
     num: int,
     out: str | Path,
     seed: int = 0,
-    res: int = 224,
+    res: int = CROP_RES,
     backgrounds: str | Path | None = None,
     progress: bool = True,
     clip: str | None = None,

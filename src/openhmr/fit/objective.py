@@ -20,7 +20,8 @@ import torch
 
 from openhmr.body.base import BodyModel
 from openhmr.fit.pose_prior import PosePrior
-from openhmr.fit.targets import CROP_RES, FullImageCamera, Targets, project
+from openhmr.fit.targets import FullImageCamera, Targets, project
+from openhmr.geometry.camera import CROP_RES
 from openhmr.geometry.rotations import matrix_to_axis_angle
 
 TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")

@@ -10,7 +10,6 @@ import torch
 from openhmr.body import keypoints as kp
 from openhmr.geometry.camera import crop_cam_to_full, image_to_crop, intrinsics, perspective_project, weak_perspective_project
 
-CROP_RES = 224  # crop pixels: the unit of the robust scale and of reported crop errors
 
 
 @dataclasses.dataclass

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import torch
 
+# HMR's crop side in pixels: what the network sees, and the unit of crop-pixel errors.
+CROP_RES = 224
+
 
 def weak_perspective_project(points: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
     """HMR's projection ``x = s (X[:, :2] + [tx, ty])``: points (B, K, 3) -> crop coords (B, K, 2)."""

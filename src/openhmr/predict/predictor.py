@@ -19,11 +19,11 @@ import torch
 from openhmr.body import keypoints as kp
 from openhmr.body.base import BodyModel
 from openhmr.errors import OpenHMRError
+from openhmr.geometry.camera import CROP_RES
 from openhmr.shipped import SHIPPED_WEIGHTS
 from openhmr.predict.detect import Detection
 
 log = logging.getLogger(__name__)
-CROP = 224
 # The crop is the box's longer side times this: it frames a person as the training images do
 # (body height 64-85 % of the crop) when the box is the tight extent of the person's landmarks.
 CROP_MARGIN = 1.3
@@ -124,7 +124,7 @@ class Model:
         encoder = self.hmr.encoder.eval()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # TorchScript is in maintenance, still the CPU fast path
-            traced = torch.jit.trace(encoder, torch.rand(2, 3, CROP, CROP, device=self.device), check_trace=False)
+            traced = torch.jit.trace(encoder, torch.rand(2, 3, CROP_RES, CROP_RES, device=self.device), check_trace=False)
             self.hmr.encoder = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
 
     @property
@@ -154,7 +154,7 @@ class Model:
 
         centres = np.array([[x + w / 2, y + h / 2] for x, y, w, h in (d.bbox for d in boxes)])
         sizes = np.array([max(w, h) * CROP_MARGIN for _, _, w, h in (d.bbox for d in boxes)])
-        crops = [warp_image(image, crop_matrix(c, s, CROP), CROP) for c, s in zip(centres, sizes)]
+        crops = [warp_image(image, crop_matrix(c, s, CROP_RES), CROP_RES) for c, s in zip(centres, sizes)]
         tensor = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
         return tensor, centres, sizes
 
@@ -183,7 +183,6 @@ class Model:
 
     def _refined_people(self, crops, centres, sizes, image_size, boxes, focal_length, mode) -> list[Person]:
         from openhmr.fit import FullImageCamera
-        from openhmr.fit.targets import CROP_RES
         from openhmr.predict.refinement import coco17_confidence, evidence_targets
 
         n = len(boxes)

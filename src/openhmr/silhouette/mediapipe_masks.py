@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from openhmr.geometry.camera import CROP_RES
 from openhmr.silhouette.masks import MASK_RES
 
 MIN_AREA = 0.02
@@ -80,7 +81,6 @@ class MaskCache:
     224² crop (probability × 255), and ``index.npz`` with every person's confidence (0: none).
     The key follows the set's label file, so an edited set gets new masks."""
 
-    CROP = 224
 
     def __init__(self, folder: Path, confidence: np.ndarray):
         self.folder, self.confidence = Path(folder), confidence
@@ -112,7 +112,7 @@ class MaskCache:
         mask = read_mask(self.folder / f"{i:07d}.png") if self.confidence[i] > 0 else None
         if mask is None:
             return no_mask()
-        plain = crop_matrix(ann.center[i], float(ann.box_size[i]), self.CROP)
+        plain = crop_matrix(ann.center[i], float(ann.box_size[i]), CROP_RES)
         coverage = person_coverage(mask, matrix @ np.linalg.inv(plain), res, MASK_RES, binary=False)
         return {"mask": torch.from_numpy(coverage), "mask_weight": torch.tensor(float(self.confidence[i]))}
 
@@ -131,7 +131,7 @@ def build_mask_cache(spec: str, work_dir: str | Path, convention: str = "coco23"
     ann = read_annotations(spec, convention)
     folder = MaskCache.folder_for(work_dir, spec)
     folder.mkdir(parents=True, exist_ok=True)
-    dataset = CropDataset(ann, res=MaskCache.CROP)
+    dataset = CropDataset(ann, res=CROP_RES)
     detector = MediaPipeDetector()
     confidence = np.zeros(len(ann), np.float32)
     partial = folder / "confidence.partial.npy"

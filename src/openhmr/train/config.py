@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from openhmr.errors import OpenHMRError
+from openhmr.geometry.camera import CROP_RES
 
 REGIMES = ("paired", "partial", "unpaired", "2d-only")
 
@@ -48,7 +49,7 @@ class DataConfig(_Settings):
     work_dir: _Text = "runs/data"
     num_train: _Count = 6000
     num_test: _Count = 600
-    res: Annotated[int, Field(ge=32, le=1024)] = 224
+    res: Annotated[int, Field(ge=32, le=1024)] = CROP_RES
     train: _Text | None = None  # SPIN-style annotations .npz
     test: _Text | None = None
     discriminator_poses: _Text | None = None  # pose bank for the discriminator's real samples
