@@ -102,3 +102,14 @@ def test_the_shipped_weights_carry_no_machine_paths():
     _, extra = read_metadata(SHIPPED_WEIGHTS)
     text = repr(extra)
     assert "/work/" not in text and "/home/" not in text and "/root/" not in text and "'/" not in text
+
+
+def test_the_readme_and_recorded_results_hold_no_machine_paths():
+    """Sources are named by relative paths (runs/..., ../shared/...): a reader's machine has
+    no /work or /root, and a result file must not pretend otherwise."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    absolute = re.compile(r"(?<![\w.])/(work|root|home|tmp)/")
+    for path in [root / "README.md", *sorted((root / "docs").rglob("*.md")), *sorted((root / "docs" / "results").glob("*.json"))]:
+        assert not absolute.search(path.read_text()), path
