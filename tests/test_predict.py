@@ -122,7 +122,11 @@ def test_all_good_inputs_exit_zero_with_meshes_and_side_views(tmp_path, checkpoi
     assert np.allclose(mesh.vertices.mean(axis=0), np.array(doc["people"][0]["joints_3d"]).mean(axis=0), atol=0.3)
     with Image.open(out / "a_side.png") as side:
         pixels = np.asarray(side.convert("RGB"))
-    assert (pixels < 250).any()  # the body is drawn
+    body = (pixels < 250).any(axis=2)  # the side view: the body on a white page
+    rows, cols = np.flatnonzero(body.any(axis=1)), np.flatnonzero(body.any(axis=0))
+    assert 0.02 < body.mean() < 0.6  # a figure, not a speck or a filled frame
+    assert rows[-1] - rows[0] > 0.5 * body.shape[0]  # framed to most of the height, as side_view frames it
+    assert abs((cols[0] + cols[-1]) / 2 - body.shape[1] / 2) < 0.1 * body.shape[1]  # centred
 
 
 def test_a_checkpoint_of_another_body_model_or_a_missing_smpl_file_is_one_sentence(tmp_path, checkpoint, smpl_npz, capsys):

@@ -242,8 +242,6 @@ def test_resume_survives_a_torn_checkpoint_write(experiment, tmp_path, caplog):
     run ends with loadable final weights of the right step, in ordinary file permissions."""
     import os
 
-    from safetensors.torch import load_file
-
     root, bank_path, _ = experiment
     out = tmp_path / "run"
     common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16", "data.num_test=8",
@@ -259,11 +257,24 @@ def test_resume_survives_a_torn_checkpoint_write(experiment, tmp_path, caplog):
     assert not leftover.exists()
     assert "resuming from" in caplog.text and "step_0000002.ckpt" in caplog.text
     assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 6  # 2 lost steps, not 4
-    assert set(load_file(out / "model.safetensors")) and (os.stat(out / "model.safetensors").st_mode & 0o044)
+    assert_weights_are_the_checkpoint_s(out / "model.safetensors", ckpts / "last.ckpt")
+    assert os.stat(out / "model.safetensors").st_mode & 0o044
     # Killed after its last step, before the final weights: resuming at the end writes them.
     (out / "model.safetensors").unlink()
     assert main(["train", *common, "steps=6", "--resume", str(ckpts / "last.ckpt")]) == 0
-    assert set(load_file(out / "model.safetensors"))
+    assert_weights_are_the_checkpoint_s(out / "model.safetensors", ckpts / "last.ckpt")
+
+
+def assert_weights_are_the_checkpoint_s(weights, checkpoint):
+    """The safetensors file holds exactly the checkpoint's network (no body buffers), in float16."""
+    from safetensors.torch import load_file
+
+    state = torch.load(checkpoint, weights_only=True)["state_dict"]
+    network = {k[4:]: v for k, v in state.items() if k.startswith("hmr.") and not k.startswith("hmr.body.")}
+    saved = load_file(weights)
+    assert set(saved) == set(network) and network
+    for name, value in network.items():
+        assert torch.equal(saved[name], value.half() if value.is_floating_point() else value), name
 
 
 def test_resume_takes_a_run_folder_and_completes_what_a_kill_left(experiment, tmp_path, caplog):
