@@ -51,6 +51,29 @@ def test_batches_mix_sources_in_the_set_shares():
     assert sorted(drawn) == [0, 0, 1, 1, 2, 2]
 
 
+def test_each_process_of_a_distributed_run_draws_its_own_batches(monkeypatch):
+    """Ranks 0 and 1 draw different samples; rank 0 draws what a single process would. The
+    rank comes from the launcher's environment (Lightning: NODE_RANK, LOCAL_RANK; torchrun: RANK)."""
+    from openhmr.train.config import load_config
+    from openhmr.train.run import process_rank
+
+    sources = {"2d": (Fake(50, "2d"), 1.0)}
+
+    def order(**kw):
+        batches = MixedBatches(sources, batch_size=10, num_keypoints=23, seed=3, **kw)
+        return [int(v) for _ in range(2) for v in next(batches)["image"][:, 0, 0, 0]]
+
+    assert order(rank=0) == order() and order(rank=1) != order()
+    assert order(rank=1, start_batch=5) != order(start_batch=5)
+    config = load_config(None, ["data.poses=b", "devices=2"])
+    for env, rank in (({}, 0), ({"LOCAL_RANK": "1"}, 1), ({"NODE_RANK": "1", "LOCAL_RANK": "1"}, 3), ({"RANK": "5"}, 5)):
+        for key in ("RANK", "LOCAL_RANK", "NODE_RANK"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        assert process_rank(config) == rank, env
+
+
 def test_collate_without_parameters_has_no_parameter_fields():
     batch = collate([Fake(2, "2d")[0], Fake(2, "2d")[1]], 23)
     assert "rotmats" not in batch and batch["keypoints3d"].shape == (2, 23, 4)

@@ -78,14 +78,17 @@ class MixedBatches:
     sources: {name: (dataset, share)}; shares are normalised; every batch has exactly
     ``batch_size`` samples (largest-remainder rounding). Each source is walked in a fresh
     random order, cycling. ``start_batch`` (a resumed run's position) reseeds the orders so
-    that a resumed run does not replay the batches it began with.
+    that a resumed run does not replay the batches it began with; ``rank`` (a distributed
+    run's process) gives each process orders of its own.
     """
 
-    def __init__(self, sources: dict, batch_size: int, num_keypoints: int, seed: int = 0, start_batch: int = 0):
+    def __init__(self, sources: dict, batch_size: int, num_keypoints: int, seed: int = 0, start_batch: int = 0,
+                 rank: int = 0):
         self.sources = sources
         self.batch_size = batch_size
         self.num_keypoints = num_keypoints
-        self.rng = np.random.default_rng([seed, start_batch] if start_batch else seed)
+        key = [seed, start_batch] if start_batch else [seed]
+        self.rng = np.random.default_rng(key + [rank] if rank else (key if start_batch else seed))
         shares = np.array([share for _, share in sources.values()], dtype=np.float64)
         exact = shares / shares.sum() * batch_size
         counts = np.floor(exact).astype(int)

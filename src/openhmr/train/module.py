@@ -89,7 +89,8 @@ class HMRTraining(L.LightningModule):
         logs = {f"loss/{k}": v.detach() for k, v in terms.items()}
         if self.discriminator is not None:
             # A fresh generator per step keeps the mocap draws reproducible across resumes.
-            real_rotmats, real_shape = self.mocap.sample(self.config.seed * 1_000_003 + self.global_step)
+            # ... and of its own process in a distributed run (rank 0: what one process draws).
+            real_rotmats, real_shape = self.mocap.sample(self.config.seed * 1_000_003 + self.global_step + self.global_rank * 7_919_000_009)
             real_rotmats, real_shape = real_rotmats.to(self.device), real_shape.to(self.device)
             fake_rotmats = torch.cat([p.body_rotmats.detach() for p in predictions])
             fake_shape = torch.cat([p.shape.detach() for p in predictions])

@@ -89,7 +89,10 @@ def build_training(config: TrainConfig, start_batch: int = 0):
         ]
         share = config.data.real_share
         sources = {"synthetic": (main, 1.0 - share), "real": (torch.utils.data.ConcatDataset(real), share)}
-    batches = MixedBatches(sources, config.batch_size, len(hmr.keypoint_names), seed=config.seed, start_batch=start_batch)
+    # Each process of a distributed run draws its own batches (rank 0 draws what a single
+    # process would): the ranks then see different samples.
+    batches = MixedBatches(sources, config.batch_size, len(hmr.keypoint_names), seed=config.seed, start_batch=start_batch,
+                           rank=process_rank(config))
     loader = torch.utils.data.DataLoader(_Endless(batches), batch_size=None, num_workers=0)
     mocap = None
     if config.uses_discriminator:
@@ -108,6 +111,18 @@ class _Endless(torch.utils.data.IterableDataset):
 
     def __iter__(self):
         return self.batches
+
+
+def process_rank(config: TrainConfig) -> int:
+    """This process's global rank in a distributed run, from the launcher's environment
+    (torchrun / SLURM: RANK; Lightning's own launcher: NODE_RANK and LOCAL_RANK); 0 alone."""
+    import os
+
+    if "RANK" in os.environ:
+        return int(os.environ["RANK"])
+    local, node = int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("NODE_RANK", 0))
+    per_node = int(config.devices) if config.devices.isdigit() else 1
+    return node * per_node + local
 
 
 def augmentation_seed(seed: int, view: int) -> int:
