@@ -87,8 +87,8 @@ class MixedBatches:
         self.sources = sources
         self.batch_size = batch_size
         self.num_keypoints = num_keypoints
-        key = [seed, start_batch] if start_batch else [seed]
-        self.rng = np.random.default_rng(key + [rank] if rank else (key if start_batch else seed))
+        # [seed] draws as seed alone: a run without resume or ranks keeps its batches.
+        self.rng = np.random.default_rng([seed, *([start_batch] if start_batch else []), *([rank] if rank else [])])
         shares = np.array([share for _, share in sources.values()], dtype=np.float64)
         exact = shares / shares.sum() * batch_size
         counts = np.floor(exact).astype(int)
