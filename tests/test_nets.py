@@ -1,6 +1,7 @@
 import pytest
 import timm
 import torch
+from conftest import random_pose
 
 from openhmr.errors import OpenHMRError
 from openhmr.nets.discriminator import Discriminator
@@ -43,6 +44,21 @@ def test_hmr_output_shapes(body, rotation):
         assert p.rotmats.shape == (2, body.num_joints, 3, 3)
         assert p.vertices.shape == (2, v, 3) and p.joints3d.shape == (2, body.num_joints, 3)
         assert p.keypoints3d.shape == (2, 23, 3) and p.keypoints2d.shape == (2, 23, 2)
+
+
+def test_mixed_precision_decodes_the_body_in_fp32(smpl_body):
+    """bf16 autocast (``precision=bf16-mixed``) runs the encoder and regressor in bf16, but the
+    rotations, body and projection stay fp32: they agree with the fp32 decode of the same θ."""
+    hmr = tiny_hmr(smpl_body, "6d").eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = hmr(torch.rand(2, 3, 224, 224))[-1]
+    with torch.no_grad():
+        exact = hmr.decode_theta(mixed.theta.float())
+    assert mixed.keypoints2d.dtype == mixed.vertices.dtype == torch.float32
+    assert torch.allclose(mixed.keypoints2d, exact.keypoints2d, atol=1e-4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = smpl_body(*random_pose(smpl_body, 2, torch.Generator().manual_seed(1)))
+    assert out.vertices.dtype == torch.float32
 
 
 def test_decode_final_skips_the_mesh_of_earlier_iterations(anny_body):

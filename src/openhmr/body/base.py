@@ -190,13 +190,15 @@ class BodyModel(torch.nn.Module, abc.ABC):
         body_pose = rest_bp if body_pose is None else body_pose
         shape = rest_shape if shape is None else shape
         dtype = self.mean_shape.dtype
-        return self.forward_rotmat(
-            _as_rotmat(global_orient.to(dtype), expected=(batch,), what="global_orient"),
-            _as_rotmat(
-                body_pose.to(dtype), expected=(batch, self.num_body_joints), what="body_pose"
-            ),
-            _check_shape(shape.to(dtype), (batch, self.shape_dim), "shape"),
-        )
+        # In the body's own precision even inside an autocast region (mixed-precision training).
+        with torch.autocast(shape.device.type, enabled=False):
+            return self.forward_rotmat(
+                _as_rotmat(global_orient.to(dtype), expected=(batch,), what="global_orient"),
+                _as_rotmat(
+                    body_pose.to(dtype), expected=(batch, self.num_body_joints), what="body_pose"
+                ),
+                _check_shape(shape.to(dtype), (batch, self.shape_dim), "shape"),
+            )
 
     @abc.abstractmethod
     def forward_rotmat(

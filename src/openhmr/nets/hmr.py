@@ -116,8 +116,12 @@ class HMR(nn.Module):
         return feedback
 
     def decode_theta(self, theta: torch.Tensor, body: bool = True) -> HMRPrediction:
-        camera, rots, shape = self.layout.to_params(theta)
-        return self.decode_params(camera, self.layout.rotmats(rots), shape, body, theta)
+        # Rotations, body and camera in fp32 even under autocast (bf16 training on a GPU): the
+        # 6D -> matrix step and the kinematic chain lose whole degrees in bf16.
+        with torch.autocast(theta.device.type, enabled=False):
+            theta = theta.float()
+            camera, rots, shape = self.layout.to_params(theta)
+            return self.decode_params(camera, self.layout.rotmats(rots), shape, body, theta)
 
     def decode_params(
         self, camera: torch.Tensor, rotmats: torch.Tensor, shape: torch.Tensor, body: bool = True, theta: torch.Tensor | None = None

@@ -137,6 +137,6 @@ class MeanParams:
 
     def theta(self, layout: ThetaLayout) -> torch.Tensor:
         """The mean as a raw θ vector (D,) in ``layout`` (see :meth:`ThetaLayout.to_params`)."""
-        rotvecs = torch.cat([torch.zeros(1, 3), self.body_pose])  # identity global orientation
+        rotvecs = torch.cat([self.body_pose.new_zeros(1, 3), self.body_pose])  # identity global orientation
         rots = layout.encode(rotations.axis_angle_to_matrix(rotvecs)[None])
         return layout.from_params(self.camera[None], rots, self.shape[None])[0]
