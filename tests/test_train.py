@@ -367,3 +367,25 @@ def test_the_silhouette_loss_trains_on_the_masks_synth_wrote(experiment, tmp_pat
     loss.backward()
     assert 0 < loss.item() < 1
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.hmr.regressor.parameters())
+
+
+def test_two_processes_draw_different_batches_and_keep_one_set_of_weights(experiment, tmp_path):
+    """A 2-process DDP run on CPU (gloo), as a cluster would launch it: each rank trains on
+    batches of its own, and gradient averaging keeps the two networks identical."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, bank_path, _ = experiment
+    record = tmp_path / "record"
+    overrides = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16", "data.num_test=8",
+                 "batch_size=4", "steps=3", "checkpoint_every=100", f"out_dir={tmp_path / 'run'}", "progress=false",
+                 "accelerator=cpu", "devices=2", "strategy=ddp_find_unused_parameters_true"]  # fmt: skip
+    probe = Path(__file__).with_name("ddp_probe.py")
+    done = subprocess.run([sys.executable, str(probe), str(record), *overrides], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"record.rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    assert len(ranks[0]["batches"]) == len(ranks[1]["batches"]) == 3
+    assert all(a != b for a, b in zip(ranks[0]["batches"], ranks[1]["batches"]))  # every step, different samples
+    assert ranks[0]["weights"] == ranks[1]["weights"]
