@@ -382,7 +382,7 @@ def test_two_processes_draw_different_batches_and_keep_one_set_of_weights(experi
                  "batch_size=4", "steps=3", "checkpoint_every=100", f"out_dir={tmp_path / 'run'}", "progress=false",
                  "accelerator=cpu", "devices=2", "strategy=ddp_find_unused_parameters_true"]  # fmt: skip
     probe = Path(__file__).with_name("ddp_probe.py")
-    done = subprocess.run([sys.executable, str(probe), str(record), *overrides], capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, str(probe), str(record), *overrides], capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"record.rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
