@@ -28,12 +28,12 @@ RES = 256
 def landmarks_in_image(net, images: list[np.ndarray], centres: np.ndarray, sizes: np.ndarray, angles: np.ndarray) -> np.ndarray:
     """(N, 33, 2) image pixels of BlazePose's landmarks on crops at ``centres`` / ``sizes``,
     turned by ``angles`` (degrees)."""
-    from openhmr.data.augment import Augmentation, crop_matrix, transform_points, warp_image
+    from openhmr.geometry.crop import crop_matrix, transform_points, warp_image
 
     out = []
     for start in range(0, len(images), 16):
         idx = range(start, min(start + 16, len(images)))
-        matrices = [crop_matrix(centres[i], float(sizes[i]), RES, Augmentation(rotation=float(angles[i]))) for i in idx]
+        matrices = [crop_matrix(centres[i], float(sizes[i]), RES, rotation=float(angles[i])) for i in idx]
         crops = np.stack([warp_image(images[i], m, RES) for i, m in zip(idx, matrices)])
         with torch.no_grad():
             lm = net(torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255).landmarks[:, :33, :2].numpy()

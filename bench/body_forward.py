@@ -39,6 +39,7 @@ def main() -> None:
     from openhmr.body.smpl_file import load_smpl_arrays
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the SMPL-format test fixture
     from smpl_fixture import write_smpl_like_npz
+
     from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
     torch.manual_seed(0)

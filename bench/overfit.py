@@ -87,14 +87,14 @@ def main() -> None:
 
     from openhmr.body import load_body_model
     from openhmr.geometry.rotations import axis_angle_to_matrix
-    from openhmr.losses import (
+    from openhmr.nets.discriminator import Discriminator
+    from openhmr.nets.hmr import build_hmr
+    from openhmr.train.losses import (
         LossWeights,
         discriminator_loss,
         encoder_losses,
         keypoint_2d_loss,
     )
-    from openhmr.nets.discriminator import Discriminator
-    from openhmr.nets.hmr import build_hmr
 
     body = load_body_model("anny")
     images, batch, joints_gt = make_samples(body, args.samples, args.seed)

@@ -51,7 +51,7 @@ def photo_crops(count: int) -> torch.Tensor:
     """Crops of scikit-image's astronaut photo at varied boxes, 224², in [0, 1]."""
     from skimage import data
 
-    from openhmr.data.augment import crop_matrix, warp_image
+    from openhmr.geometry.crop import crop_matrix, warp_image
 
     image = data.astronaut()
     rng = np.random.default_rng(0)
@@ -83,7 +83,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
 
-    from openhmr.predict.detect import Detection
+    from openhmr.detect.mediapipe import Detection
+    from openhmr.predict.crops import Crops
     from openhmr.predict.predictor import load_model
 
     model = load_model(args.checkpoint, detector=None)
@@ -91,11 +92,10 @@ def main() -> None:
     crops = photo_crops(b)
     flops = backbone_flops(model.hmr.encoder, crops)
     variants = encoder_variants(model, crops)
-    centres, sizes = np.full((b, 2), 256.0), np.full(b, 400.0)
-    boxes = [Detection((56.0, 56.0, 400.0, 400.0), 1.0)] * b
+    people = Crops(crops, np.full((b, 2), 256.0), np.full(b, 400.0), [Detection((56.0, 56.0, 400.0, 400.0), 1.0)] * b, (512, 512))
 
     def predict(n: int):
-        return lambda: model.people_from_crops(crops[:n], centres[:n], sizes[:n], (512, 512), boxes[:n])
+        return lambda: model.people_from_crops(people[:n])
 
     def encoder_run(encoder, x, n: int):
         def run():

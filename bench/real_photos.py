@@ -31,9 +31,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from openhmr.body import load_body_model
+    from openhmr.eval.evaluate import evaluate, evaluate_2d, read_eval_set
     from openhmr.nets.weights_io import load_hmr, read_metadata
     from openhmr.shipped import SHIPPED_WEIGHTS
-    from openhmr.train.evaluate import evaluate, evaluate_2d, read_eval_set
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else SHIPPED_WEIGHTS
     arch, _ = read_metadata(checkpoint)

@@ -35,11 +35,10 @@ def synthetic(run: Path, test: Path, body, limit: int | None) -> dict:
     """PVE and mask IoU of ``run``'s weights on the synthetic test set."""
     from openhmr.data.dataset import CropDataset
     from openhmr.data.formats import read_spin_npz
+    from openhmr.eval.evaluate import evaluate
     from openhmr.nets.weights_io import load_hmr
-    from openhmr.silhouette.losses import crop_silhouette, hard_iou
-    from openhmr.silhouette.masks import MASK_RES
+    from openhmr.silhouette.losses import MASK_RES, crop_silhouette, hard_iou
     from openhmr.silhouette.soft import SoftSilhouette
-    from openhmr.train.evaluate import evaluate
 
     hmr = load_hmr(run / "model.safetensors", body).eval()
     ann = read_spin_npz(test, "coco23")
@@ -68,10 +67,9 @@ def real(spec: str, convention: str, limit: int, hmr, body, refiners: dict, dete
     from openhmr.body import keypoints as kp
     from openhmr.data.dataset import CropDataset
     from openhmr.data.sources import read_annotations
+    from openhmr.fit.targets import crop_targets
     from openhmr.geometry.camera import weak_perspective_project
-    from openhmr.silhouette.losses import crop_silhouette, hard_iou
-    from openhmr.silhouette.masks import MASK_RES
-    from openhmr.silhouette.mediapipe_masks import crop_targets
+    from openhmr.silhouette.losses import MASK_RES, crop_silhouette, hard_iou
     from openhmr.silhouette.soft import SoftSilhouette
 
     ann = read_annotations(spec, convention)
@@ -124,10 +122,9 @@ def pictures(path: Path, spec: str, every: int, count: int, hmr, body, refiners:
 
     from openhmr.data.dataset import CropDataset
     from openhmr.data.sources import read_annotations
-    from openhmr.predict.detect import crop_rgb
-    from openhmr.silhouette.losses import crop_silhouette
-    from openhmr.silhouette.masks import MASK_RES
-    from openhmr.silhouette.mediapipe_masks import crop_targets
+    from openhmr.detect.mediapipe import crop_rgb
+    from openhmr.fit.targets import crop_targets
+    from openhmr.silhouette.losses import MASK_RES, crop_silhouette
     from openhmr.silhouette.soft import SoftSilhouette
 
     dataset = CropDataset(read_annotations(spec, "lsp14"))
@@ -182,9 +179,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from openhmr.body import load_body_model
+    from openhmr.detect.mediapipe import MediaPipeDetector
     from openhmr.fit import FitSettings, Priors, Refiner
     from openhmr.nets.weights_io import load_hmr
-    from openhmr.predict.detect import MediaPipeDetector
     from openhmr.shipped import SHIPPED_WEIGHTS
 
     torch.manual_seed(0)

@@ -25,8 +25,8 @@ def main() -> None:
     parser.add_argument("--poses")
     args = parser.parse_args()
 
-    from openhmr.data.pose_bank import PoseBank
     from openhmr.data.synth import generate
+    from openhmr.mocap.pose_bank import PoseBank
 
     work = Path(tempfile.mkdtemp())
     poses = args.poses

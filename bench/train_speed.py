@@ -34,7 +34,7 @@ def main() -> None:
 
     import lightning as L
 
-    from openhmr.data.pose_bank import PoseBank
+    from openhmr.mocap.pose_bank import PoseBank
     from openhmr.train.config import load_config
     from openhmr.train.run import (
         build_training,

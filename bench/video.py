@@ -48,8 +48,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from openhmr.body import load_body_model
-    from openhmr.data.mocap_bank import build_pose_bank
     from openhmr.data.synth import generate
+    from openhmr.mocap.cmu_bank import build_pose_bank
     from openhmr.motion.video import estimate, pose_frames, smoothed, video_to_motion
     from openhmr.predict.predictor import load_model
 

@@ -46,14 +46,14 @@ def pose_bank(path: Path | None, work_dir: Path) -> Path:
     if path is not None:
         return path
     from openhmr.body import load_body_model
-    from openhmr.cli import _motion_files
-    from openhmr.data.mocap_bank import build_pose_bank
+    from openhmr.cli.mocap import motion_files
+    from openhmr.mocap.cmu_bank import build_pose_bank
 
     target = work_dir / "cmu_bank.npz"
     if not target.exists():
         if not SHARED_MOCAP.is_dir():
             sys.exit(f"No --poses given and no CMU mocap at {SHARED_MOCAP}.")
-        bank, _ = build_pose_bank(_motion_files([str(SHARED_MOCAP)]), load_body_model("anny"), 5.0, None)
+        bank, _ = build_pose_bank(motion_files([str(SHARED_MOCAP)]), load_body_model("anny"), 5.0, None)
         bank.save(target)
     return target
 
@@ -79,12 +79,12 @@ def main() -> None:
 
     from openhmr.body import load_body_model
     from openhmr.data.formats import read_spin_npz
-    from openhmr.data.pose_bank import PoseBank
+    from openhmr.eval.evaluate import evaluate, evaluate_2d, read_eval_set
+    from openhmr.eval.monsters import monster_kinds
     from openhmr.geometry.rotations import axis_angle_to_matrix
+    from openhmr.mocap.pose_bank import PoseBank
     from openhmr.nets.weights_io import load_hmr
     from openhmr.train.config import load_config
-    from openhmr.train.evaluate import evaluate, evaluate_2d, read_eval_set
-    from openhmr.train.monsters import monster_kinds
     from openhmr.train.run import prepare_data, train
 
     args.work_dir.mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,10 @@ from openhmr.data.augment import (
     Augmentation,
     augment_3d,
     augment_keypoints,
-    crop_matrix,
     jitter_colour,
-    transform_points,
-    warp_image,
 )
 from openhmr.geometry.camera import intrinsics, perspective_project, weak_to_translation
+from openhmr.geometry.crop import transform_points, warp_image
 from openhmr.render import render_mesh
 
 FLIP = kp.flip_permutation("coco17")
@@ -28,7 +26,7 @@ def random_augmentations(n, seed=0):
 def test_flip_twice_is_the_identity():
     rng = np.random.default_rng(1)
     points = np.concatenate([rng.uniform(0, 1, (17, 2)) * 2 - 1, np.ones((17, 1))], axis=1)
-    flip_in_crop = crop_matrix(np.array([112.0, 112.0]), 224, 224, Augmentation(flip=True))
+    flip_in_crop = Augmentation(flip=True).crop_matrix(np.array([112.0, 112.0]), 224, 224)
     crop_px = (points[:, :2] + 1) * 112
     once = augment_keypoints(np.c_[crop_px, points[:, 2]], flip_in_crop, 224, FLIP)
     twice = augment_keypoints(np.c_[(once[:, :2] + 1) * 112, once[:, 2]], flip_in_crop, 224, FLIP)
@@ -52,7 +50,7 @@ def test_keypoints_stay_on_the_same_pixels_after_crop_and_rotation(aug):
     for (x, y), c in zip(points, colours):
         image[int(y) - 6 : int(y) + 7, int(x) - 6 : int(x) + 7] = c
     centre = points.mean(0)
-    matrix = crop_matrix(centre, 300.0, 224, aug)
+    matrix = aug.crop_matrix(centre, 300.0, 224)
     crop = warp_image(image, matrix, 224)
     moved = transform_points(np.floor(points) + 0.5, matrix)
     for (x, y), c in zip(moved, colours):
@@ -66,7 +64,7 @@ def test_crop_rotation_matches_the_camera_roll_of_3d_joints():
     K = intrinsics(torch.tensor([1000.0]), torch.tensor([[320.0, 240.0]]))
     pixels = perspective_project(torch.tensor(joints)[None].float(), torch.zeros(1, 3), K)[0].numpy()
     for aug in random_augmentations(3, seed=4):
-        matrix = crop_matrix(np.array([320.0, 240.0]), 200.0, 224, Augmentation(rotation=aug.rotation, flip=aug.flip))
+        matrix = Augmentation(rotation=aug.rotation, flip=aug.flip).crop_matrix(np.array([320.0, 240.0]), 200.0, 224)
         crop = augment_keypoints(np.c_[pixels, np.ones(17)], matrix, 224, FLIP if aug.flip else None)
         rolled, _ = augment_3d(torch.tensor(joints).float(), None, Augmentation(rotation=aug.rotation, flip=aug.flip), FLIP)
         # The crop spans 200 px = 200 / 1000 * 10 m = 2 m at the joints' depth.

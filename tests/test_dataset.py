@@ -83,7 +83,7 @@ def test_training_seeds_change_every_augmentation_draw(tmp_path):
 def test_every_seed_but_0_renders_an_experiment_of_its_own(tmp_path, monkeypatch):
     """prepare_synthetic: seed 1 gets its own clip split and renders (seed 0 keeps its paths)."""
     from openhmr.data import prepare
-    from openhmr.data.pose_bank import PoseBank
+    from openhmr.mocap.pose_bank import PoseBank
 
     rendered = []
     monkeypatch.setattr("openhmr.data.synth.generate", lambda bank, num, out, seed, **_: rendered.append((out, seed)))

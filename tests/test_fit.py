@@ -170,7 +170,8 @@ def test_eft_moves_toward_the_targets_and_restores_the_network(small_hmr, anny_b
 
 def test_refined_prediction_reports_its_errors_and_follows_the_keypoints(tmp_path, small_hmr, anny_body):
     """predict(refine="fit") with an OpenPose file as evidence: the person moves onto it."""
-    from openhmr.predict.detect import Detection, boxes_from_keypoints
+    from openhmr.detect.mediapipe import Detection
+    from openhmr.predict.keypoint_boxes import boxes_from_keypoints
     from openhmr.predict.predictor import Model
 
     model = Model(small_hmr, anny_body, str(tmp_path / "none.safetensors"), detector=None)
@@ -274,7 +275,7 @@ def test_fit_settings_parse_overrides_with_their_types():
 
 
 def test_pose_prior_command_fits_a_bank_of_the_right_body(tmp_path, anny_body, capsys):
-    from openhmr.data.pose_bank import PoseBank
+    from openhmr.mocap.pose_bank import PoseBank
 
     n = 200
     g = np.random.default_rng(0)

@@ -2,9 +2,9 @@ import pytest
 import torch
 from test_nets import tiny_hmr
 
-from openhmr import losses
 from openhmr.body import keypoints as kp
 from openhmr.nets.discriminator import Discriminator
+from openhmr.train import losses
 
 COCO23 = kp.convention_names("coco23")
 HIPS = (COCO23.index("left_hip"), COCO23.index("right_hip"))

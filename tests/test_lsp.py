@@ -89,7 +89,7 @@ class CentreHMR(torch.nn.Module):
 
 
 def test_pck_counts_pixels_in_units_of_the_person_box(tmp_path):
-    from openhmr.train.evaluate import evaluate_2d, read_eval_set
+    from openhmr.eval.evaluate import evaluate_2d, read_eval_set
 
     points = people(4, seed=1)
     ann = read_eval_set(str(write_lsp(tmp_path / "lsp", points, False)), "lsp")

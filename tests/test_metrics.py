@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
+from openhmr.eval.metrics import joint_errors, pck, person_extent
+from openhmr.eval.monsters import monster_kinds
 from openhmr.geometry.rotations import axis_angle_to_matrix
-from openhmr.train.metrics import joint_errors, person_extent, pck
-from openhmr.train.monsters import monster_kinds
+from openhmr.mocap.pose_bank import PoseBank
 
 
 def test_mpjpe_ignores_translation_and_pa_ignores_similarity():
@@ -89,7 +89,7 @@ def test_weights_round_trip_and_refuse_other_bodies(tmp_path, anny_body, smpl_bo
 
 def test_facing_counts_people_whose_shoulders_keep_the_labelled_order():
     from openhmr.body import keypoints as kp
-    from openhmr.train.evaluate import _facing
+    from openhmr.eval.evaluate import _facing
 
     names = kp.convention_names("lsp14")
     left, right = names.index("left_shoulder"), names.index("right_shoulder")

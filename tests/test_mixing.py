@@ -8,7 +8,7 @@ from openhmr.data.mixing import (
     select_clips,
     split_clips,
 )
-from openhmr.data.pose_bank import PoseBank
+from openhmr.mocap.pose_bank import PoseBank
 
 
 class Fake(torch.utils.data.Dataset):

@@ -6,17 +6,17 @@ import torch
 from conftest import SHARED_DATA
 
 from openhmr.cli import main
-from openhmr.data.mocap import euler_matrices, read_asf_amc, read_bvh
-from openhmr.data.mocap_bank import build_pose_bank
-from openhmr.data.pose_bank import (
+from openhmr.errors import OpenHMRError
+from openhmr.geometry.rotations import axis_angle_to_matrix
+from openhmr.mocap.asf_amc import euler_matrices, read_asf_amc, read_bvh
+from openhmr.mocap.cmu_bank import build_pose_bank
+from openhmr.mocap.pose_bank import (
     PoseBank,
     deciding_joints,
     distinct_frames,
     remove_heading,
 )
-from openhmr.data.retarget import _NO_REST_OFFSET, CMU_TO_ANNY_AXES, AnnyRetargeter
-from openhmr.errors import OpenHMRError
-from openhmr.geometry.rotations import axis_angle_to_matrix
+from openhmr.mocap.retarget import _NO_REST_OFFSET, CMU_TO_ANNY_AXES, AnnyRetargeter
 
 # A made-up skeleton with CMU-131 BVH joint names: (name, parent, offset, channel order).
 _L = [

@@ -8,13 +8,13 @@ import roma
 import torch
 
 from openhmr.cli import main
-from openhmr.data.mocap import read_bvh
-from openhmr.data.pose_bank import PoseBank
-from openhmr.motion.cmu_bvh import BodyMotion, camera_to_bvh, from_bvh_motion
+from openhmr.detect.mediapipe import Detection
+from openhmr.mocap.asf_amc import read_bvh
+from openhmr.mocap.cmu_bvh import BodyMotion, camera_to_bvh, from_bvh_motion
+from openhmr.mocap.pose_bank import PoseBank
 from openhmr.motion.smooth import smooth_positions, smooth_rotations
 from openhmr.motion.track import Follower
 from openhmr.motion.video import pose_frames, write_bvh_file
-from openhmr.predict.detect import Detection
 
 FPS = 30.0
 
@@ -51,7 +51,7 @@ def _depth_first(parents, joint=0):
 
 
 def test_the_bvh_is_a_cmu_motion_that_openhmr_mocap_reads(tmp_path, anny_body):
-    from openhmr.data.mocap_bank import build_pose_bank
+    from openhmr.mocap.cmu_bank import build_pose_bank
 
     motion = random_motion(anny_body, frames=4, seed=1)
     motion.shape = anny_body.mean_shape.clone()  # the retargeter's default body

@@ -36,8 +36,8 @@ def test_api_prediction_is_consistent_with_the_crop_camera(checkpoint, anny_body
     3D landmarks in the full image) match the network's weak-perspective keypoints mapped from
     the crop back into the image."""
     import openhmr
+    from openhmr.detect.mediapipe import Detection
     from openhmr.geometry.camera import crop_to_image
-    from openhmr.predict.detect import Detection
 
     model = openhmr.load_model(checkpoint, detector=None)
     image = person_photo()
@@ -47,10 +47,10 @@ def test_api_prediction_is_consistent_with_the_crop_camera(checkpoint, anny_body
     person = result.people[0]
     assert person.joints_3d.shape == (anny_body.num_joints, 3) and (person.joints_3d[:, 2] > 0).all()
     assert person.vertices.shape[0] == int(anny_body.faces.max()) + 1
-    crops, centres, sizes = model.crops(image, [box])
+    crops = model.crops(image, [box])
     with torch.no_grad():
-        final = model.hmr(crops, decode="final")[-1]
-    weak = crop_to_image(final.keypoints2d, torch.from_numpy(centres).float(), torch.from_numpy(sizes).float())
+        final = model.hmr(crops.images, decode="final")[-1]
+    weak = crop_to_image(final.keypoints2d, crops.centres_t, crops.sizes_t)
     weak17 = weak[0].index_select(0, model.coco17_index).numpy()
     gap = np.abs(person.keypoints_2d[:, :2] - weak17).max()
     assert gap < 0.03 * 200 * 1.3, gap  # under 3% of the crop: perspective vs weak perspective
@@ -141,7 +141,7 @@ def test_a_checkpoint_of_another_body_model_or_a_missing_smpl_file_is_one_senten
 
 
 def test_boxes_from_openpose_and_coco_keypoint_files(tmp_path, checkpoint):
-    from openhmr.predict.detect import boxes_from_keypoints, read_keypoint_file
+    from openhmr.predict.keypoint_boxes import boxes_from_keypoints, read_keypoint_file
 
     openpose = tmp_path / "a_keypoints.json"
     points = [100, 50, 0.9, 150, 250, 0.8, 0, 0, 0.0]  # a point with zero confidence is ignored
@@ -163,7 +163,7 @@ def test_boxes_from_openpose_and_coco_keypoint_files(tmp_path, checkpoint):
 
 
 def test_a_folder_of_openpose_files_is_matched_to_images_by_name(tmp_path, checkpoint, capsys):
-    from openhmr.predict.detect import boxes_from_keypoints, read_keypoint_file
+    from openhmr.predict.keypoint_boxes import boxes_from_keypoints, read_keypoint_file
 
     folder = tmp_path / "openpose"
     folder.mkdir()
@@ -221,7 +221,7 @@ def test_the_detector_finds_the_person_in_a_real_photo_and_no_one_in_an_empty_on
 
 def test_the_traced_cpu_encoder_predicts_what_the_module_does(checkpoint):
     import openhmr
-    from openhmr.predict.detect import Detection
+    from openhmr.detect.mediapipe import Detection
 
     model = openhmr.load_model(checkpoint, detector=None)
     image = person_photo()

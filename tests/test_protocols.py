@@ -64,7 +64,7 @@ def setup(tmp_path_factory, smpl_body):
 
 
 def test_3dpw_layout_takes_its_truth_from_the_parameters(setup, smpl_body):
-    from openhmr.train.evaluate import evaluate, read_eval_set
+    from openhmr.eval.evaluate import evaluate, read_eval_set
 
     root, pose, shape, regressors, _ = setup
     data = read_eval_set(write_set(root / "3dpw", pose, shape), "3dpw")
@@ -98,8 +98,8 @@ def test_each_protocol_runs_from_the_command_line(setup, smpl_npz, smpl_body, pr
     assert (result["pve"] is not None) == (protocol == "3dpw")
     # The command reports what the evaluation API (checked exactly above) gives for the same
     # network and set; Procrustes alignment can only lower the error.
+    from openhmr.eval.evaluate import evaluate, read_eval_set
     from openhmr.nets.weights_io import load_hmr
-    from openhmr.train.evaluate import evaluate, read_eval_set
 
     api = evaluate(load_hmr(checkpoint, smpl_body), read_eval_set(data, protocol), protocol,
                    joint_regressor=str(regressor), progress=False)  # fmt: skip
@@ -115,7 +115,7 @@ def test_an_unreadable_image_is_dropped_not_scored_against_a_neighbours_labels(t
     from pathlib import Path
 
     from openhmr.data.formats import Annotations
-    from openhmr.train.evaluate import evaluate_2d, format_table
+    from openhmr.eval.evaluate import evaluate_2d, format_table
 
     root = Path(__file__).resolve().parents[1] / "examples"
     (tmp_path / "broken.jpg").write_bytes(b"not an image")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from openhmr.data.pose_bank import PoseBank
+from openhmr.mocap.pose_bank import PoseBank
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # MediaPipe Pose's landmarks (rounded pixels) on the bundled photos, COCO-17 order: nose, eyes,
@@ -49,7 +49,7 @@ def untrained(shipped):
 def _face_and_arms_error(model, name: str) -> np.ndarray:
     """Per-point distance (fraction of the box side) of the model's COCO-17 nose, eyes, ears,
     shoulders, elbows and wrists to MediaPipe's, on the bundled photo ``name`` (NaN: unseen)."""
-    from openhmr.predict.detect import Detection
+    from openhmr.detect.mediapipe import Detection
 
     image = np.asarray(Image.open(EXAMPLES / name).convert("RGB"))
     (person,) = model.predict(image, [Detection(BOXES[name], 1.0)]).people
@@ -61,7 +61,7 @@ def test_the_shipped_model_finds_the_cameraman_where_mediapipe_does(shipped, unt
     """His face on his (measured: within 0.06 of the box; an untrained regressor on the same
     encoder: 0.18 — its mean body happens to have the shoulders right, so they are no test),
     facing the camera, head above hips, valid outputs."""
-    from openhmr.predict.detect import Detection
+    from openhmr.detect.mediapipe import Detection
 
     error = _face_and_arms_error(shipped, "camera.png")
     assert error[:5].max() < FACE_MAX, error
@@ -81,7 +81,7 @@ def test_the_shipped_model_recovers_fresh_synthetic_people(shipped, untrained, t
     any training pose, and both land near 132 mm)."""
     from openhmr.data.formats import read_spin_npz
     from openhmr.data.synth import generate
-    from openhmr.train.evaluate import evaluate
+    from openhmr.eval.evaluate import evaluate
 
     rng = np.random.default_rng(5)
     n = 8

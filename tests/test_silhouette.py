@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from openhmr.silhouette.losses import crop_silhouette, silhouette_loss, soft_iou_loss
-from openhmr.silhouette.masks import MASK_RES, mask_path_beside, read_mask
+from openhmr.data.masks import mask_path_beside, read_mask
+from openhmr.silhouette.losses import (
+    MASK_RES,
+    crop_silhouette,
+    silhouette_loss,
+    soft_iou_loss,
+)
 from openhmr.silhouette.soft import SoftSilhouette
 
 SCALE = 0.85  # the training framing: the body spans about 85 % of the crop
@@ -67,8 +72,8 @@ def test_the_silhouette_loss_pulls_a_displaced_body_onto_its_mask(anny_body):
 
 @pytest.fixture(scope="module")
 def masked_set(tmp_path_factory, anny_body):
-    from openhmr.data.pose_bank import PoseBank
     from openhmr.data.synth import generate
+    from openhmr.mocap.pose_bank import PoseBank
 
     frames = 6
     bank = PoseBank(np.zeros((frames, 30, 3), np.float32), np.zeros((frames, 3), np.float32), np.zeros(frames, np.int64),
@@ -98,7 +103,7 @@ def test_synth_writes_part_masks_that_match_the_image(masked_set):
 
 
 def test_older_sets_get_the_same_masks_rerendered(masked_set):
-    from openhmr.silhouette.synthetic_masks import add_synthetic_masks
+    from openhmr.data.synthetic_masks import add_synthetic_masks
 
     data = np.load(masked_set)
     paths = [mask_path_beside(masked_set.parent / str(n)) for n in data["imgname"]]
@@ -175,7 +180,7 @@ def test_openhmr_masks_caches_mediapipe_masks_for_a_real_set_and_training_finds_
     from openhmr.cli import main
     from openhmr.data.dataset import CropDataset
     from openhmr.data.formats import read_spin_npz
-    from openhmr.silhouette.mediapipe_masks import MaskCache
+    from openhmr.data.mask_cache import MaskCache
 
     data = np.load(masked_set)
     photos = masked_set.parent / "photos.npz"  # the renders as a 2D-labelled set: no body parameters

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from openhmr.cli import main
-from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
+from openhmr.mocap.pose_bank import PoseBank
 
 
 @pytest.fixture(scope="module")

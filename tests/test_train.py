@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from openhmr.cli import main
-from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
+from openhmr.mocap.pose_bank import PoseBank
 from openhmr.train.config import load_config
 from openhmr.train.features import Without3D, labelled_subset
 
@@ -70,7 +70,7 @@ def test_training_crops_carry_parameters_that_reproduce_their_labels(experiment,
     from openhmr.data.augment import Augmentation
     from openhmr.data.dataset import CropDataset
     from openhmr.data.formats import read_spin_npz
-    from openhmr.train.metrics import pelvis_aligned
+    from openhmr.eval.metrics import pelvis_aligned
 
     _, _, paths = experiment
     ann = read_spin_npz(paths["train"])
@@ -119,7 +119,7 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path, monke
               "batch_size=8", "checkpoint_every=2", f"out_dir={out}", "progress=false", "regime=partial",
               "labelled_fraction=0.5", "lr_schedule=cosine"]  # fmt: skip
     from openhmr.data.formats import read_spin_npz
-    from openhmr.train.evaluate import evaluate
+    from openhmr.eval.evaluate import evaluate
     from openhmr.train.run import build_training
 
     # The network as training starts it (same seed): the baseline a short run must beat.

@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 import torch
-from PIL import Image
 
+from openhmr.geometry.crop import crop_matrix, transform_points
 from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
 
@@ -30,6 +30,10 @@ class Augmentation:
     flip: bool = False
     colour: tuple[float, float, float] = (1.0, 1.0, 1.0)  # per-channel gain
     occluder: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in crop fractions
+
+    def crop_matrix(self, center: np.ndarray, box_size: float, res: int) -> np.ndarray:
+        """(3, 3) map from image pixels to the pixels of this draw's ``res``² crop of the box."""
+        return crop_matrix(center, box_size, res, self.scale, self.shift, self.rotation, self.flip)
 
     @classmethod
     def sample(
@@ -57,34 +61,6 @@ class Augmentation:
             colour=tuple(float(v) for v in rng.uniform(1 - colour, 1 + colour, 3)),
             occluder=occluder,
         )
-
-
-def crop_matrix(center: np.ndarray, box_size: float, res: int, aug: Augmentation = Augmentation()) -> np.ndarray:
-    """(3, 3) homogeneous map from image pixels to crop pixels (crop of ``res`` x ``res``)."""
-    size = box_size * aug.scale
-    cx, cy = np.asarray(center, dtype=np.float64) + np.asarray(aug.shift) * box_size
-    to_box = np.array([[1.0, 0, -cx], [0, 1.0, -cy], [0, 0, 1.0]])
-    zoom = np.diag([res / size, res / size, 1.0])
-    # Image y points down: a counter-clockwise turn on screen is a negative angle in these axes.
-    a = -math.radians(aug.rotation)
-    turn = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1.0]])
-    mirror = np.diag([-1.0 if aug.flip else 1.0, 1.0, 1.0])
-    to_crop = np.array([[1.0, 0, res / 2], [0, 1.0, res / 2], [0, 0, 1.0]])
-    return to_crop @ mirror @ turn @ zoom @ to_box
-
-
-def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Pixels (K, 2) through a (3, 3) homogeneous map."""
-    return points @ matrix[:2, :2].T + matrix[:2, 2]
-
-
-def warp_image(image: np.ndarray, matrix: np.ndarray, res: int) -> np.ndarray:
-    """Crop (res, res, C) uint8 of ``image`` (H, W, C) uint8 through ``matrix`` (bilinear)."""
-    inverse = np.linalg.inv(matrix)  # PIL asks, for each output pixel, where to read
-    out = Image.fromarray(image).transform(
-        (res, res), Image.Transform.AFFINE, data=tuple(inverse[:2].ravel()), resample=Image.Resampling.BILINEAR
-    )
-    return np.asarray(out)
 
 
 def camera_roll(aug: Augmentation) -> torch.Tensor:

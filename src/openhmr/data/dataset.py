@@ -19,15 +19,14 @@ from openhmr.data.augment import (
     Augmentation,
     augment_3d,
     augment_keypoints,
-    crop_matrix,
     jitter_colour,
     occlude,
-    warp_image,
 )
 from openhmr.data.formats import Annotations
 from openhmr.data.truncate import CUTS, blank_below, cut_row, truncated_box
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import CROP_RES
+from openhmr.geometry.crop import warp_image
 from openhmr.geometry.rotations import axis_angle_to_matrix
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ class CropDataset(torch.utils.data.Dataset):
     ``masks``: also serve ``mask (64, 64)`` uint8, the person's coverage of the crop (cut
     with the same matrix as the image), and ``mask_weight`` (its confidence; 0 when the
     sample has none). ``masks`` is True (the mask file beside each image: synthetic sets) or
-    a :class:`openhmr.silhouette.mediapipe_masks.MaskCache` (real photos)."""
+    a :class:`openhmr.data.mask_cache.MaskCache` (real photos)."""
 
     def __init__(
         self,
@@ -112,7 +111,7 @@ class CropDataset(torch.utils.data.Dataset):
             aug = Augmentation.sample(rng)
             if self.truncation > 0 and rng.random() < self.truncation:
                 image, center, box_size = self._truncate(i, image, rng, center, box_size)
-        matrix = crop_matrix(center, box_size, self.res, aug)
+        matrix = aug.crop_matrix(center, box_size, self.res)
         flip = self.flip_perm if aug.flip else None
         keypoints = augment_keypoints(self.ann.keypoints2d[i], matrix, self.res, flip)
         crop, keypoints = occlude(jitter_colour(warp_image(image, matrix, self.res), aug), keypoints, aug)
@@ -147,7 +146,13 @@ class CropDataset(torch.utils.data.Dataset):
         return blank_below(image, row), box[0], box[1]
 
     def _mask(self, i: int, matrix: np.ndarray) -> dict[str, torch.Tensor]:
-        from openhmr.silhouette.masks import MASK_RES, mask_path_beside, no_mask, person_coverage, read_mask
+        from openhmr.data.masks import (
+            mask_path_beside,
+            no_mask,
+            person_coverage,
+            read_mask,
+        )
+        from openhmr.silhouette.losses import MASK_RES
 
         if self.masks is not True:
             return self.masks.crop_coverage(i, matrix, self.ann, self.res)

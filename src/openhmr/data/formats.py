@@ -83,7 +83,7 @@ def read_spin_npz(path: str | Path, convention: str = "coco23", image_root: str 
     except (OSError, ValueError) as e:
         raise OpenHMRError(f"Cannot read {path} as a SPIN-style .npz ({e}).") from None
     # SPIN's 3DPW test file holds parameters instead of keypoints (no part, no S): its
-    # ground truth comes from the body model (see openhmr.train.evaluate).
+    # ground truth comes from the body model (see openhmr.eval.evaluate).
     required = ("imgname", "center", "scale") + (() if {"pose", "shape"} <= set(data) else ("part",))
     missing = [k for k in required if k not in data]
     if missing:

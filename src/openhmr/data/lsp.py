@@ -14,7 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from openhmr.data.formats import Annotations, _drop_bad_boxes, _invisible_if_not_finite, _reported, _to_convention
+from openhmr.data.formats import (
+    Annotations,
+    _drop_bad_boxes,
+    _invisible_if_not_finite,
+    _reported,
+    _to_convention,
+)
 from openhmr.errors import OpenHMRError
 
 # The crop spans 1.3x the joints' extent, as `predict` frames a box found from keypoints.

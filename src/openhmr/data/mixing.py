@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from openhmr.data.pose_bank import PoseBank
 from openhmr.geometry.rotations import axis_angle_to_matrix
+from openhmr.mocap.pose_bank import PoseBank
 
 
 def split_clips(bank: PoseBank, fractions: dict[str, float], seed: int = 0) -> dict[str, PoseBank]:
@@ -58,7 +58,7 @@ def collate(samples: list[dict[str, torch.Tensor]], num_keypoints: int) -> dict[
     batch["keypoints2d"] = torch.stack([s.get("keypoints2d", torch.zeros(num_keypoints, 3)) for s in samples])
     batch["keypoints3d"] = torch.stack([s.get("keypoints3d", torch.zeros(num_keypoints, 4)) for s in samples])
     if any("mask" in s for s in samples):
-        from openhmr.silhouette.masks import MASK_RES
+        from openhmr.silhouette.losses import MASK_RES
 
         empty = torch.zeros(MASK_RES, MASK_RES, dtype=torch.uint8)
         batch["mask"] = torch.stack([s.get("mask", empty) for s in samples])

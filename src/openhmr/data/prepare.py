@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from openhmr.data.mixing import split_clips
-from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import CROP_RES
+from openhmr.mocap.pose_bank import PoseBank
 
 SPLIT = {"train": 0.7, "test": 0.15, "discriminator": 0.15}
 

@@ -18,12 +18,16 @@ import numpy as np
 import torch
 
 from openhmr.body.anny_body import AnnyBody
-from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
-from openhmr.geometry.camera import intrinsics, perspective_project, weak_to_translation
-from openhmr.geometry.camera import CROP_RES
+from openhmr.geometry.camera import (
+    CROP_RES,
+    intrinsics,
+    perspective_project,
+    weak_to_translation,
+)
 from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from openhmr.io import atomic_path
+from openhmr.mocap.pose_bank import PoseBank
 
 KEYPOINTS = "coco23"
 # A keypoint counts as seen when no surface lies more than this in front of it (metres):
@@ -113,7 +117,7 @@ class SynthRenderer:
 
         self.pyrender = pyrender
         self.body, self.res = body, res
-        from openhmr.silhouette.parts import face_parts
+        from openhmr.body.parts import face_parts
 
         dominant = body.dominant_joints()
         self.part = np.array([_PART_OF_BONE.get(body.joint_names[int(b)], 0) for b in dominant])
@@ -156,7 +160,7 @@ class SynthRenderer:
 
     def render_parts(self, vertices: np.ndarray, K: np.ndarray) -> np.ndarray:
         """Camera-frame vertices (V, 3) -> part labels (res, res) uint8: 0 background, 1 + the
-        index in :data:`openhmr.silhouette.parts.PART_NAMES` (flat colours, no lighting)."""
+        index in :data:`openhmr.body.parts.PART_NAMES` (flat colours, no lighting)."""
         import trimesh
 
         pr = self.pyrender
@@ -234,7 +238,7 @@ def generate(
     ``has_smpl`` (here: has body-model parameters), ``cam_K (N, 3, 3)``, ``body_model``,
     ``clip_id``, ``clip_names``, and ``maskname``: each image's part mask beside it
     (``images/<n>.mask.png``, one byte per pixel: 0 background, 1 + the part's index in
-    :data:`openhmr.silhouette.parts.PART_NAMES`; the occluder cut out).
+    :data:`openhmr.body.parts.PART_NAMES`; the occluder cut out).
 
     ``clip`` (a clip name of the bank, or its number): instead, a video of ``num`` consecutive
     frames of that clip (every ``clip_step``-th bank frame) in one scene, also written as

@@ -8,8 +8,15 @@ import dataclasses
 import torch
 
 from openhmr.body import keypoints as kp
-from openhmr.geometry.camera import crop_cam_to_full, image_to_crop, intrinsics, perspective_project, weak_perspective_project
-
+from openhmr.detect.masks import crop_evidence
+from openhmr.geometry.camera import (
+    crop_cam_to_full,
+    image_to_crop,
+    intrinsics,
+    perspective_project,
+    weak_perspective_project,
+)
+from openhmr.silhouette.losses import MASK_RES
 
 
 @dataclasses.dataclass
@@ -69,3 +76,18 @@ def project(points: torch.Tensor, camera: torch.Tensor, full_image: FullImageCam
     """Crop coordinates (B, K, 2) of root-relative points (B, K, 3) under crop camera (B, 3):
     weak perspective (HMR's) or, given ``full_image``, that perspective camera."""
     return weak_perspective_project(points, camera) if full_image is None else full_image.project(points, camera)
+
+
+def crop_targets(detector, crops):
+    """MediaPipe's evidence on crops (B, 3, R, R) in [0, 1] as :class:`Targets`:
+    the 33 landmarks in crop coordinates (confidence 0 where nobody was found) and the judged
+    person masks (B, MASK_RES, MASK_RES) with their confidences."""
+    points = torch.zeros(len(crops), 33, 3)
+    masks, confidence = torch.zeros(len(crops), MASK_RES, MASK_RES), torch.zeros(len(crops))
+    for i, crop in enumerate(crops):
+        marks, mask, judged = crop_evidence(detector, crop)
+        if marks is not None:
+            points[i] = torch.from_numpy(marks).float()
+        if mask is not None:
+            masks[i], confidence[i] = torch.from_numpy(mask), judged
+    return Targets(points[..., :2], points[..., 2], kp.convention_names("mediapipe33"), masks, confidence)

@@ -3,7 +3,7 @@ box that overlaps the last one followed most."""
 
 from __future__ import annotations
 
-from openhmr.predict.detect import Detection
+from openhmr.detect.mediapipe import Detection
 
 
 def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:

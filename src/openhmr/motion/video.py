@@ -3,18 +3,23 @@ the poses smoothed over time, written as a CMU BVH, an overlay video and a motio
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from openhmr.detect.mediapipe import Detection
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from openhmr.motion.cmu_bvh import BodyMotion, skeleton, to_bvh_channels
+from openhmr.io import WriteError
+from openhmr.mocap.cmu_bvh import BodyMotion, skeleton, to_bvh_channels
 from openhmr.motion.smooth import smooth_positions, smooth_rotations
 from openhmr.motion.track import Follower
 from openhmr.predict.images import ImageError
+from openhmr.predict.inputs import is_video
+from openhmr.predict.jobs import PredictJob, Report
 
 OVERLAY_CODEC = "VP80"  # WebM VP8: written by OpenCV's wheel and played by every browser
 
@@ -96,7 +101,7 @@ def pose_frames(body, motion: BodyMotion, batch: int = 64):
 
 def write_bvh_file(body, motion: BodyMotion, path: Path) -> np.ndarray:
     """Write ``path``; returns the root shift (3,) cm (see :func:`cmu_bvh.to_bvh_channels`)."""
-    from openhmr.motion.bvh import write_bvh
+    from openhmr.mocap.bvh import write_bvh
 
     rest, hip_height = skeleton(body, motion.shape)
     local, root, shift = to_bvh_channels(body, motion, hip_height)
@@ -180,4 +185,25 @@ def video_to_motion(model, path: Path, out_dir: Path, stem: str, strength: float
         for p in written:
             p.unlink(missing_ok=True)
         raise
+    return written
+
+
+def motions_from_videos(model, files: list[Path], job: PredictJob, report: Report) -> list[list[Path]]:
+    """Each video of ``files`` -> a BVH, an overlay video and a motion JSON in ``job.out_dir``,
+    following one person (``job.bbox``'s, or the detector's); returns the files of each video done."""
+    boxes_for = (lambda image: [Detection(job.bbox, 1.0)]) if job.bbox else None
+    written = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("once")
+        for path in files:
+            if not is_video(path):
+                report("skipped", str(path), "--bvh needs a video")
+                continue
+            try:
+                written.append(video_to_motion(model, path, job.out_dir, path.stem, job.smoothing, boxes_for, job.focal,
+                                           job.refine, progress=job.progress))  # fmt: skip
+            except ImageError as e:
+                report("skipped", str(path), str(e))
+            except WriteError as e:  # video_to_motion removed its partial files
+                report("failed", str(path), str(e))
     return written

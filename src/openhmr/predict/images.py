@@ -26,9 +26,9 @@ class ImageError(OpenHMRError):
 def check_image_header(path: str | Path, max_pixels: int = MAX_PIXELS) -> None:
     """Refuse, from the file's header alone (cheap: nothing decoded), what cannot be a usable
     photo: no file, an empty file, not an image, too many pixels, too small. Raises :class:`ImageError`."""
-    from PIL import Image, UnidentifiedImageError
-
     import stat
+
+    from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:

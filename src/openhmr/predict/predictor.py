@@ -17,11 +17,19 @@ import numpy as np
 import torch
 
 from openhmr.body import keypoints as kp
+from openhmr.body import load_body_model
 from openhmr.body.base import BodyModel
+from openhmr.detect.mediapipe import Detection, MediaPipeDetector
 from openhmr.errors import OpenHMRError
-from openhmr.geometry.camera import CROP_RES
+from openhmr.fit import FitSettings, FullImageCamera, Priors, Refiner
+from openhmr.geometry.camera import CROP_RES, crop_cam_to_full, intrinsics
+from openhmr.geometry.crop import crop_matrix, warp_image
+from openhmr.geometry.rotations import matrix_to_axis_angle
+from openhmr.nets.weights_io import load_hmr
+from openhmr.predict.crops import Crops
+from openhmr.predict.images import load_image
+from openhmr.predict.refinement import coco17_confidence, evidence_targets
 from openhmr.shipped import SHIPPED_WEIGHTS
-from openhmr.predict.detect import Detection
 
 log = logging.getLogger(__name__)
 # The crop is the box's longer side times this: it frames a person as the training images do
@@ -113,6 +121,7 @@ class Model:
         self._detector = None
         self._refiners: dict = {}
         self._priors = None
+        self.fit_settings: FitSettings | None = None  # None: the defaults (docs/fitting.md)
         # COCO-17 is a subset of the network's keypoints (COCO-23): no second body pass needed.
         index, mask = kp.mapping(hmr.keypoint_names, "coco17")
         self.coco17_index = index
@@ -131,8 +140,6 @@ class Model:
     def detector(self):
         """MediaPipe, created on first use (None when unavailable: whole-image fallback)."""
         if self._detector is None and self._detector_choice == "mediapipe":
-            from openhmr.predict.detect import MediaPipeDetector
-
             try:
                 self._detector = MediaPipeDetector()
             except OpenHMRError as e:
@@ -148,15 +155,14 @@ class Model:
             return [Detection((0.0, 0.0, float(width), float(height)), 0.0)]
         return detector(image)
 
-    def crops(self, image: np.ndarray, boxes: list[Detection]) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-        """(B, 3, 224, 224) crops in [0, 1], box centres (B, 2) and square sizes (B,)."""
-        from openhmr.data.augment import crop_matrix, warp_image
-
+    def crops(self, image: np.ndarray, boxes: list[Detection], focal_length: float | None = None) -> Crops:
+        """The people of ``boxes`` cut from ``image`` (H, W, 3) uint8: square crops of
+        CROP_RES² around each box, its longer side times CROP_MARGIN."""
         centres = np.array([[x + w / 2, y + h / 2] for x, y, w, h in (d.bbox for d in boxes)])
         sizes = np.array([max(w, h) * CROP_MARGIN for _, _, w, h in (d.bbox for d in boxes)])
         crops = [warp_image(image, crop_matrix(c, s, CROP_RES), CROP_RES) for c, s in zip(centres, sizes)]
         tensor = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
-        return tensor, centres, sizes
+        return Crops(tensor, centres, sizes, boxes, (image.shape[1], image.shape[0]), focal_length)
 
     @torch.no_grad()
     def run_crops(self, crops: torch.Tensor):
@@ -164,39 +170,30 @@ class Model:
         outs = [self.hmr(chunk.to(self.device), decode="final")[-1] for chunk in crops.split(self.batch_size)]
         return {f: torch.cat([getattr(o, f) for o in outs]).cpu() for f in PERSON_FIELDS}
 
-    def people_from_crops(self, crops, centres, sizes, image_size, boxes, focal_length=None, refine: str | None = None) -> list[Person]:
-        """The people of (B, 3, 224, 224) crops cut at box ``centres`` (B, 2) / ``sizes`` (B,)
-        from an image of ``image_size`` (width, height): what :meth:`predict` does after cropping."""
+    def people_from_crops(self, crops: Crops, refine: str | None = None) -> list[Person]:
+        """The people of ``crops``: what :meth:`predict` does after cropping."""
         if refine is None:
-            out = self.run_crops(crops)
-            return _people(out, centres, sizes, image_size, boxes, focal_length, self.coco17_index, self.coco17_mask)
-        return self._refined_people(crops, centres, sizes, image_size, boxes, focal_length, refine)
+            return _people(self.run_crops(crops.images), crops, self.coco17_index, self.coco17_mask)
+        return self._refined_people(crops, refine)
 
     def refiner(self, mode: str):
         """The :class:`openhmr.fit.Refiner` for ``mode`` ("fit" or "eft"), priors loaded once."""
-        from openhmr.fit import Priors, Refiner
-
         if mode not in self._refiners:
             self._priors = self._priors or Priors.for_checkpoint(self.checkpoint, self.body)
-            self._refiners[mode] = Refiner(self.hmr, mode, self._priors)
+            self._refiners[mode] = Refiner(self.hmr, mode, self._priors, self.fit_settings)
         return self._refiners[mode]
 
-    def _refined_people(self, crops, centres, sizes, image_size, boxes, focal_length, mode) -> list[Person]:
-        from openhmr.fit import FullImageCamera
-        from openhmr.predict.refinement import coco17_confidence, evidence_targets
-
-        n = len(boxes)
-        targets = evidence_targets(boxes, crops, centres, sizes, self.detector)
-        focal = torch.full((n,), float(focal_length or np.hypot(*image_size)))
-        camera = FullImageCamera(torch.as_tensor(centres).float(), torch.as_tensor(sizes).float(),
-                                 torch.tensor([image_size], dtype=torch.float32).expand(n, 2), focal)
-        result = self.refiner(mode)(crops.to(self.device), targets, camera)
+    def _refined_people(self, crops: Crops, mode: str) -> list[Person]:
+        targets = evidence_targets(crops, self.detector)
+        image_size = torch.tensor([crops.image_size], dtype=torch.float32).expand(len(crops), 2)
+        camera = FullImageCamera(crops.centres_t, crops.sizes_t, image_size, crops.focal)
+        result = self.refiner(mode)(crops.images.to(self.device), targets, camera)
         with torch.no_grad():
             decoded = self.hmr.decode_params(result.params.camera, result.params.rotmats, result.params.shape)
         out = {f: getattr(decoded, f).cpu() for f in PERSON_FIELDS}
-        people = _people(out, centres, sizes, image_size, boxes, focal_length, self.coco17_index, self.coco17_mask)
+        people = _people(out, crops, self.coco17_index, self.coco17_mask)
         confidence = coco17_confidence(targets) * self.coco17_mask
-        to_image = torch.as_tensor(sizes).float() / CROP_RES
+        to_image = crops.sizes_t / CROP_RES
         for i, person in enumerate(people):
             person.refined = bool(result.accepted[i])
             person.keypoints_2d[:, 2] = confidence[i].numpy()
@@ -210,8 +207,6 @@ class Model:
         """``image``: a path or an (H, W, 3) uint8 RGB array; ``boxes``: people's boxes
         (default: detected); ``refine``: None, "fit" or "eft" (fit each body to its 2D
         evidence, see :mod:`openhmr.fit`). Returns a :class:`Prediction` (``.to_dict()`` for JSON)."""
-        from openhmr.predict.images import load_image
-
         if isinstance(image, (str, Path)):
             name = name or str(image)
             image = load_image(image)
@@ -222,21 +217,17 @@ class Model:
         boxes = self.detect(image) if boxes is None else boxes
         people: list[Person] = []
         if boxes:
-            crops, centres, sizes = self.crops(image, boxes)
-            people = self.people_from_crops(crops, centres, sizes, (width, height), boxes, focal_length, refine)
+            people = self.people_from_crops(self.crops(image, boxes, focal_length), refine)
         return Prediction(name or "<array>", width, height, self.body.name, self.checkpoint, people, self.body.joint_names)
 
 
 @torch.no_grad()
-def _people(out: dict, centres, sizes, image_size, boxes, focal_length, coco17_index, coco17_mask) -> list[Person]:
-    from openhmr.geometry.camera import crop_cam_to_full, intrinsics
-    from openhmr.geometry.rotations import matrix_to_axis_angle
-
-    width, height = image_size
-    n = len(boxes)
-    focal = torch.full((n,), float(focal_length or np.hypot(width, height)))
-    size = torch.tensor([[width, height]], dtype=torch.float32).expand(n, 2)
-    translation = crop_cam_to_full(out["camera"], torch.as_tensor(centres).float(), torch.as_tensor(sizes).float(), size, focal)
+def _people(out: dict, crops: Crops, coco17_index, coco17_mask) -> list[Person]:
+    """The network's outputs ``out`` (fields of PERSON_FIELDS, batch B) for ``crops`` as
+    people in the full image's camera."""
+    n, focal = len(crops), crops.focal
+    size = torch.tensor([crops.image_size], dtype=torch.float32).expand(n, 2)
+    translation = crop_cam_to_full(out["camera"], crops.centres_t, crops.sizes_t, size, focal)
     K = intrinsics(focal, size / 2)
     coco = out["keypoints3d"].index_select(1, coco17_index) + translation[:, None]
     pixels = coco @ K.transpose(-1, -2)
@@ -252,7 +243,7 @@ def _people(out: dict, centres, sizes, image_size, boxes, focal_length, coco17_i
             weak_perspective=out["camera"][i].numpy(), translation=translation[i].numpy(), K=K[i].numpy(),
             pose=pose[i].numpy(), shape=out["shape"][i].numpy(),
         )
-        for i, det in enumerate(boxes)
+        for i, det in enumerate(crops.boxes)
     ]
 
 
@@ -265,9 +256,6 @@ def load_model(
 ) -> Model:
     """A ready :class:`Model`. ``checkpoint``: a weights .safetensors (default: the shipped
     Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe" or None."""
-    from openhmr.body import load_body_model
-    from openhmr.nets.weights_io import load_hmr
-
     if checkpoint is None:
         if not SHIPPED_WEIGHTS.exists():
             raise OpenHMRError(f"No checkpoint given and none shipped at {SHIPPED_WEIGHTS}; pass --checkpoint FILE.")

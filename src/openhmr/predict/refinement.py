@@ -8,21 +8,20 @@ import torch
 
 from openhmr.body import keypoints as kp
 from openhmr.fit import Targets
+from openhmr.fit.targets import crop_targets
 from openhmr.geometry.camera import crop_to_image
-from openhmr.predict.detect import Detection
+from openhmr.predict.crops import Crops
 
 
-def evidence_targets(boxes: list[Detection], crops: torch.Tensor, centres: np.ndarray, sizes: np.ndarray, detector) -> Targets:
-    """Targets (B, K, 2) crop coordinates for B people, with MediaPipe's person mask of each
-    crop where it judges one (see :mod:`openhmr.silhouette.mediapipe_masks`). ``crops``
-    (B, 3, R, R) in [0, 1]; ``detector`` a MediaPipeDetector or None (people without evidence
-    then get none: confidence 0)."""
-    from openhmr.silhouette.mediapipe_masks import crop_targets
-
-    centre_t, size_t = torch.as_tensor(centres).float(), torch.as_tensor(sizes).float()
-    on_crops = None if detector is None else crop_targets(detector, crops)
+def evidence_targets(crops: Crops, detector) -> Targets:
+    """Targets (B, K, 2) crop coordinates for the B people of ``crops``, with MediaPipe's
+    person mask of each crop where it judges one (see :mod:`openhmr.detect.masks`);
+    ``detector`` a MediaPipeDetector or None (people without evidence then get none:
+    confidence 0)."""
+    centre_t, size_t = crops.centres_t, crops.sizes_t
+    on_crops = None if detector is None else crop_targets(detector, crops.images)
     evidence: list[tuple[np.ndarray, str] | None] = []
-    for i, box in enumerate(boxes):
+    for i, box in enumerate(crops.boxes):
         if box.keypoints is not None:
             evidence.append((box.keypoints, box.keypoint_convention))
         elif on_crops is not None and on_crops.confidence[i].max() > 0:  # crop coordinates -> image pixels
@@ -32,7 +31,7 @@ def evidence_targets(boxes: list[Detection], crops: torch.Tensor, centres: np.nd
             evidence.append(None)
     conventions = sorted({e[1] for e in evidence if e is not None}) or ["mediapipe33"]
     names = tuple(dict.fromkeys(n for c in conventions for n in kp.convention_names(c)))
-    points = torch.zeros(len(boxes), len(names), 3)
+    points = torch.zeros(len(crops), len(names), 3)
     for i, e in enumerate(evidence):
         if e is not None:
             points[i], _ = kp.convert(torch.as_tensor(e[0], dtype=torch.float32), kp.convention_names(e[1]), names)

@@ -7,6 +7,8 @@ import torch
 from openhmr.geometry.camera import weak_perspective_project
 from openhmr.silhouette.soft import SoftSilhouette, crop_to_mask_pixels
 
+MASK_RES = 64  # the losses compare masks at 64² of the crop
+
 
 def soft_iou_loss(predicted: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """1 - soft IoU per sample: (B, R, R) each in [0, 1] -> (B,)."""

@@ -7,10 +7,10 @@ import lightning as L
 import torch
 
 from openhmr.data.mixing import MocapStream
-from openhmr.losses import LossWeights, discriminator_loss, encoder_losses
 from openhmr.nets.discriminator import Discriminator
 from openhmr.nets.hmr import HMR
 from openhmr.train.config import TrainConfig
+from openhmr.train.losses import LossWeights, discriminator_loss, encoder_losses
 
 
 class HMRTraining(L.LightningModule):
@@ -18,7 +18,7 @@ class HMRTraining(L.LightningModule):
     2d-only, discriminator loss on (mocap poses, the step's predictions) -> discriminator update.
 
     Batches hold ``image (B, 3, H, W)`` or ``trunk`` (cached features) and the label fields of
-    :mod:`openhmr.losses`; missing labels switch their terms off.
+    :mod:`openhmr.train.losses`; missing labels switch their terms off.
     """
 
     def __init__(self, config: TrainConfig, hmr: HMR, mocap: MocapStream | None):
@@ -34,7 +34,7 @@ class HMRTraining(L.LightningModule):
         )
         self.silhouette = None
         if config.loss_silhouette > 0:
-            from openhmr.silhouette.masks import MASK_RES
+            from openhmr.silhouette.losses import MASK_RES
             from openhmr.silhouette.soft import SoftSilhouette
 
             self.silhouette = SoftSilhouette(body.faces, MASK_RES)

@@ -52,7 +52,7 @@ def build_training(config: TrainConfig, start_batch: int = 0):
     from openhmr.body import load_body_model
     from openhmr.data.formats import read_spin_npz
     from openhmr.data.mixing import MixedBatches, MocapStream
-    from openhmr.data.pose_bank import PoseBank
+    from openhmr.mocap.pose_bank import PoseBank
     from openhmr.nets.hmr import build_hmr
     from openhmr.nets.theta import MeanParams
     from openhmr.train.features import labelled_subset
@@ -170,13 +170,13 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
 def _masks_for(config: TrainConfig, annotations, name: str):
     """What CropDataset's ``masks`` should be for this source: False (no silhouette loss),
     True (synthetic renders: masks beside the images) or the source's cached MediaPipe masks."""
-    from openhmr.silhouette.masks import mask_path_beside
+    from openhmr.data.masks import mask_path_beside
 
     if config.loss_silhouette <= 0:
         return False
     if mask_path_beside(annotations.image_root / str(annotations.imgname[0])).exists():
         return True
-    from openhmr.silhouette.mediapipe_masks import MaskCache
+    from openhmr.data.mask_cache import MaskCache
 
     return MaskCache.find(Path(config.data.work_dir), name, len(annotations))
 
@@ -187,7 +187,11 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from openhmr.io import atomic_path
-    from openhmr.train.checkpoints import AtomicCheckpointIO, remove_leftovers, resume_point
+    from openhmr.train.checkpoints import (
+        AtomicCheckpointIO,
+        remove_leftovers,
+        resume_point,
+    )
 
     out = Path(config.out_dir)
     per_batch = config.optimiser_steps_per_batch
@@ -261,7 +265,11 @@ def save_network(module, path: Path, extra: dict) -> None:
     """The network's weights at ``path`` and, when the run has one, its discriminator beside
     them (fitting's realism prior). The discriminator goes first: weights at ``path`` mean the
     pair is complete."""
-    from openhmr.nets.weights_io import discriminator_path, save_discriminator, save_weights
+    from openhmr.nets.weights_io import (
+        discriminator_path,
+        save_discriminator,
+        save_weights,
+    )
 
     if module.discriminator is not None:
         save_discriminator(module.discriminator, discriminator_path(path))

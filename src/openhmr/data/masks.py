@@ -1,8 +1,8 @@
 """Mask files and their crops.
 
 A mask is a one-byte-per-pixel PNG in the image's own pixels: 0 background, above 0 the
-person (synthetic sets: 1 + the body part, see :mod:`.parts`; MediaPipe: the person
-probability × 255 for real photos, see :mod:`.mediapipe_masks`). Synthetic masks sit beside
+person (synthetic sets: 1 + the body part, see :mod:`openhmr.body.parts`; MediaPipe: the person
+probability × 255 for real photos, see :mod:`openhmr.detect.masks`). Synthetic masks sit beside
 their image (``images/0000001.jpg`` -> ``images/0000001.mask.png``).
 """
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-MASK_RES = 64  # the silhouette losses compare masks at 64² of the 224² crop
+from openhmr.silhouette.losses import MASK_RES
+
 _SUPERSAMPLE = 4  # crops are cut at 4 × MASK_RES and box-averaged: coverage, not aliasing
 
 
@@ -45,7 +46,7 @@ def person_coverage(mask: np.ndarray, image_to_crop: np.ndarray, crop_res: int, 
     ``image_to_crop`` (3, 3) maps image pixels to the crop's ``crop_res`` pixels (the crop's
     own matrix, flips included). ``binary``: any value above 0 is the person (part labels);
     otherwise the values are probabilities × 255 (MediaPipe)."""
-    from openhmr.data.augment import warp_image
+    from openhmr.geometry.crop import warp_image
 
     fine = res * _SUPERSAMPLE
     scale = np.diag([fine / crop_res, fine / crop_res, 1.0])

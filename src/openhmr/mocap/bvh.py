@@ -1,4 +1,4 @@
-"""Write BVH files (the reader is :func:`openhmr.data.mocap.read_bvh`).
+"""Write BVH files (the reader is :func:`openhmr.mocap.asf_amc.read_bvh`).
 
 A skeleton is joint names, parents (parents before children) and rest offsets from the
 parent joint, in the BVH's own axes and units; the root carries positions, every joint three

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 
 from openhmr.body.anny_body import AnnyBody
-from openhmr.data.mocap import Motion
-from openhmr.data.retarget import CMU_TO_ANNY_AXES
 from openhmr.errors import OpenHMRError
-from openhmr.motion.bvh import Skeleton
+from openhmr.mocap.asf_amc import Motion
+from openhmr.mocap.bvh import Skeleton
+from openhmr.mocap.retarget import CMU_TO_ANNY_AXES
 
 CM_PER_M = 100.0
 ANNY_TO_BVH = CMU_TO_ANNY_AXES.T  # Anny (z up, -y front) -> CMU BVH (y up, +z front)

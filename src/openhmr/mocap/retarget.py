@@ -16,8 +16,8 @@ import roma
 import torch
 
 from openhmr.body.anny_body import AnnyBody
-from openhmr.data.mocap import Motion
 from openhmr.errors import OpenHMRError
+from openhmr.mocap.asf_amc import Motion
 
 CMU_TO_ANNY_AXES = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 

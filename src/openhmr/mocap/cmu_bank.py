@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from openhmr.body.base import BodyModel
-from openhmr.data.mocap import find_asf, read_asf_amc, read_bvh
-from openhmr.data.pose_bank import PoseBank, clip_bank, deciding_joints
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from openhmr.mocap.asf_amc import find_asf, read_asf_amc, read_bvh
+from openhmr.mocap.pose_bank import PoseBank, clip_bank, deciding_joints
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def build_pose_bank(
 
     retargeter = None
     if body.name == "anny":
-        from openhmr.data.retarget import AnnyRetargeter
+        from openhmr.mocap.retarget import AnnyRetargeter
 
         retargeter = AnnyRetargeter(body)
     parts, skipped = [], []

@@ -26,12 +26,12 @@ import torch
 from openhmr.body import keypoints as kp
 from openhmr.data.dataset import CropDataset
 from openhmr.data.formats import Annotations, read_spin_npz
-from openhmr.data.pose_bank import PoseBank
 from openhmr.errors import OpenHMRError
+from openhmr.eval.metrics import joint_errors, mid_hip, pck
 from openhmr.geometry.camera import crop_to_image
 from openhmr.geometry.rotations import axis_angle_to_matrix
+from openhmr.mocap.pose_bank import PoseBank
 from openhmr.nets.hmr import HMR
-from openhmr.train.metrics import joint_errors, mid_hip, pck
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +169,7 @@ def evaluate(
     result.update(_pck(pred2d, gt2d, hmr_mask))
     result.update(monster_rate=None, monster_rate_shape=None, monster_rate_joints=None)
     if monster_bank is not None:
-        from openhmr.train.monsters import monster_kinds
+        from openhmr.eval.monsters import monster_kinds
 
         bad_shape, bad_joint = monster_kinds(torch.cat(rotmats), torch.cat(shapes), monster_bank, body.shape_low, body.shape_high)
         result["monster_rate"] = round(float((bad_shape | bad_joint).mean()), 4)

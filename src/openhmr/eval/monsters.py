@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from openhmr.data.pose_bank import PoseBank
 from openhmr.geometry.rotations import axis_angle_to_matrix
+from openhmr.mocap.pose_bank import PoseBank
 
 MAX_DEGREES = 30.0  # far enough that unseen clips' real poses rarely count (see bench/weak_supervision.py)
 SHAPE_SLACK = 0.05  # of the bound's width

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from openhmr.data.masks import mask_path_beside
 from openhmr.errors import OpenHMRError
-from openhmr.silhouette.masks import mask_path_beside
 
 BATCH = 32
 NEEDED = ("imgname", "pose", "shape", "cam_K", "joints", "center", "body_model")

@@ -1,0 +1,90 @@
+"""Inputs to results on disk: the loop of ``openhmr predict`` over files, frames and people
+(``--bvh``'s loop over videos is :func:`openhmr.motion.video.motions_from_videos`).
+
+For each image (or every ``video_step``-th video frame) the people come from, in order of
+precedence, the user's ``--bbox``, a keypoint file, or the detector; each person is predicted,
+and the frame's results are written. Inputs that give nothing are reported and skipped, and
+the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from openhmr.detect.mediapipe import Detection
+from openhmr.io import WriteError
+from openhmr.predict.images import ImageError
+from openhmr.predict.inputs import frames
+from openhmr.predict.keypoint_boxes import box_outside, boxes_from_keypoints
+from openhmr.predict.outputs import write_outputs
+from openhmr.predict.predictor import Model
+
+
+@dataclasses.dataclass
+class PredictJob:
+    """What to do with every input. ``bbox`` (x, y, w, h) pixels: the one person of every
+    input; ``keypoints``: a read keypoint file (:func:`read_keypoint_file`) to take boxes
+    from; neither: the model's detector."""
+
+    out_dir: Path
+    bbox: tuple[float, float, float, float] | None = None
+    keypoints: dict | None = None
+    focal: float | None = None
+    refine: str | None = None
+    save_mesh: str | None = None
+    side_view: bool = False
+    video_step: int = 10
+    smoothing: float = 0.5
+    progress: bool = True
+
+
+Report = Callable[[str, str, str], None]  # (what happened: "skipped" or "failed", input, reason)
+
+
+def _boxes(model: Model, job: PredictJob, path: Path, image) -> list[Detection]:
+    height, width = image.shape[:2]
+    if job.bbox:
+        return [Detection(job.bbox, 1.0)]
+    if job.keypoints is not None:
+        return boxes_from_keypoints(job.keypoints, path.name, width, height)
+    return model.detect(image)
+
+
+def predict_files(model: Model, files: list[Path], job: PredictJob, report: Report) -> int:
+    """Every image and sampled video frame of ``files`` -> ``job.out_dir``; returns the number
+    of frames with results. Each input or frame that gives none is passed to ``report``."""
+    faces = model.body.faces.cpu().numpy()
+    done, used_stems = 0, set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("once")
+        for path in tqdm(files, desc="predict", unit="input", disable=not job.progress):
+            try:
+                notice = functools.partial(report, "notice", str(path))
+                for name, image in frames(path, job.video_step, notice=notice):
+                    label = f"{path} ({name})" if name != path.stem else str(path)
+                    height, width = image.shape[:2]
+                    if job.bbox and box_outside(job.bbox, width, height):
+                        report("skipped", label, f"--bbox lies outside the {width}x{height} image")
+                        continue
+                    boxes = _boxes(model, job, path, image)
+                    if not boxes:
+                        report("skipped", label, "no person found")
+                        continue
+                    stem = name
+                    while stem in used_stems:  # same name from another folder: keep both
+                        stem += "_"
+                    used_stems.add(stem)
+                    prediction = model.predict(image, boxes, job.focal, name=str(path), refine=job.refine)
+                    write_outputs(job.out_dir, stem, image, prediction, faces, job.save_mesh, job.side_view)
+                    done += 1
+            except ImageError as e:
+                report("skipped", str(path), str(e))
+            except WriteError as e:  # its partial files are gone (write_outputs); the run goes on
+                report("failed", str(path), str(e))
+    return done
