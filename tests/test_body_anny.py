@@ -156,3 +156,19 @@ def test_first_build_works_with_the_network_blocked(tmp_path):
     result = _run_offline({"ANNY_CACHE_DIR": str(tmp_path)}, timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "vertices (1, 13718, 3)" in result.stdout
+
+
+def test_keypoints_without_the_mesh_are_the_mesh_s_keypoints(anny_body):
+    """The fitting shortcut (surface keypoints folded into the skinning) gives the keypoints
+    and joints of the full mesh, for random poses and people, and their gradients."""
+    g = torch.Generator().manual_seed(4)
+    go, bp, shape = random_pose(anny_body, 3, g, scale=0.5)
+    shape = shape.requires_grad_(True)
+    fast = anny_body(go, bp, shape, vertices=False)
+    full = anny_body(go, bp, shape)
+    assert fast.vertices is None
+    assert torch.allclose(fast.keypoints, full.keypoints, atol=1e-5)
+    assert torch.allclose(fast.joints, full.joints, atol=1e-6)
+    (grad_fast,) = torch.autograd.grad(fast.keypoints.sum(), shape)
+    (grad_full,) = torch.autograd.grad(full.keypoints.sum(), shape)
+    assert torch.allclose(grad_fast, grad_full, rtol=1e-4, atol=1e-3)  # float32 sums in another order

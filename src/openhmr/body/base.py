@@ -28,12 +28,12 @@ CAMERA_MIRROR = torch.diag(torch.tensor([-1.0, 1.0, 1.0]))
 class BodyOutput:
     """What a body model returns for a batch of B bodies.
 
-    vertices:  (B, V, 3) metres, camera frame.
+    vertices:  (B, V, 3) metres, camera frame; None when only keypoints were asked for.
     joints:    (B, J, 3) the kinematic joints, in ``BodyModel.joint_names`` order.
     keypoints: (B, K, 3) the model's landmarks, in ``keypoint_names`` order.
     """
 
-    vertices: torch.Tensor
+    vertices: torch.Tensor | None
     joints: torch.Tensor
     keypoints: torch.Tensor
     keypoint_names: tuple[str, ...]
@@ -174,13 +174,15 @@ class BodyModel(torch.nn.Module, abc.ABC):
         global_orient: torch.Tensor | None = None,
         body_pose: torch.Tensor | None = None,
         shape: torch.Tensor | None = None,
+        vertices: bool = True,
     ) -> BodyOutput:
         """Pose and shape the body.
 
         global_orient: (B, 3) axis-angle or (B, 3, 3) rotation matrix, in camera axes.
         body_pose:     (B, J-1, 3) axis-angle or (B, J-1, 3, 3), local joint rotations.
         shape:         (B, S).
-        Missing arguments take the rest values.
+        Missing arguments take the rest values. ``vertices=False``: joints and keypoints only
+        (the same values; faster where the model has a shortcut, e.g. fitting to keypoints).
         """
         batch = next(
             (t.shape[0] for t in (global_orient, body_pose, shape) if t is not None), 1
@@ -192,13 +194,20 @@ class BodyModel(torch.nn.Module, abc.ABC):
         dtype = self.mean_shape.dtype
         # In the body's own precision even inside an autocast region (mixed-precision training).
         with torch.autocast(shape.device.type, enabled=False):
-            return self.forward_rotmat(
+            return (self.forward_rotmat if vertices else self.forward_keypoints_rotmat)(
                 _as_rotmat(global_orient.to(dtype), expected=(batch,), what="global_orient"),
                 _as_rotmat(
                     body_pose.to(dtype), expected=(batch, self.num_body_joints), what="body_pose"
                 ),
                 _check_shape(shape.to(dtype), (batch, self.shape_dim), "shape"),
             )
+
+    def forward_keypoints_rotmat(
+        self, global_rotmat: torch.Tensor, body_rotmat: torch.Tensor, shape: torch.Tensor
+    ) -> BodyOutput:
+        """:meth:`forward_rotmat`'s joints and keypoints; ``vertices`` may be None. Models with
+        a cheaper way to their keypoints than the whole mesh override this."""
+        return self.forward_rotmat(global_rotmat, body_rotmat, shape)
 
     @abc.abstractmethod
     def forward_rotmat(

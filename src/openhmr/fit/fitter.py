@@ -60,6 +60,9 @@ def minimise(cost: Callable[[], torch.Tensor], variables: list[torch.Tensor], se
 
 # A fit that matches the person's mask better may cost its keypoints this much (crop pixels).
 MASK_SLACK_PX = 1.0
+# A fit must bring its keypoints closer by at least this (crop pixels): below it the change is
+# float rounding (the keypoint shortcut and the mesh agree to about 1e-5 px), not evidence.
+MIN_GAIN_PX = 0.01
 
 
 def accept(objective: Objective, fitted: BodyParams) -> FitResult:
@@ -69,7 +72,7 @@ def accept(objective: Objective, fitted: BodyParams) -> FitResult:
     start, settings = objective.start, objective.settings
     error_before, error_fit = objective.error_px(start), objective.error_px(fitted)
     realism_before, realism_fit = objective.realism(start), objective.realism(fitted)
-    accepted = error_fit < error_before
+    accepted = error_fit < error_before - MIN_GAIN_PX
     iou_before, iou_fit = objective.mask_iou(start), objective.mask_iou(fitted)
     if iou_before is not None:
         has_mask = objective.mask_confidence > 0

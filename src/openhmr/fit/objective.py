@@ -123,12 +123,13 @@ class Objective:
         low, high = body.shape_bounds
         self.shape_unit = ((high - low).clamp(min=1e-6) if body.hard_shape_bounds else torch.ones_like(low)).to(device)
 
-    def posed(self, params: BodyParams):
-        return self.body(params.rotmats[:, 0], params.rotmats[:, 1:], params.shape)
+    def posed(self, params: BodyParams, vertices: bool = True):
+        """The body of ``params``; ``vertices=False``: joints and keypoints only (faster)."""
+        return self.body(params.rotmats[:, 0], params.rotmats[:, 1:], params.shape, vertices=vertices)
 
     def keypoints2d(self, params: BodyParams, out=None) -> torch.Tensor:
         """(B, K, 2) crop coordinates of the body's keypoints matching the targets."""
-        out = self.posed(params) if out is None else out
+        out = self.posed(params, vertices=False) if out is None else out
         return project(out.keypoints.index_select(1, self.index), params.camera, self.full_image)
 
     def distances_px(self, params: BodyParams, out=None) -> torch.Tensor:
@@ -167,7 +168,8 @@ class Objective:
     def __call__(self, params: BodyParams, torso_only: bool = False, silhouette: bool = True) -> torch.Tensor:
         s = self.settings
         sigma2 = s.sigma_px**2
-        out = self.posed(params)
+        with_mask = self.silhouette is not None and silhouette and not torso_only
+        out = self.posed(params, vertices=with_mask)
         r2 = self.distances_px(params, out).square()
         weight = self.weight * self.torso if torso_only else self.weight
         reprojection = ((r2 / (sigma2 + r2)) * weight).sum(1) / weight.sum(1).clamp(min=1e-6)
@@ -184,7 +186,7 @@ class Objective:
             cost = cost + s.gmm * self.pose_prior.nll(body_pose) + s.bend * self.pose_prior.hyperextension(body_pose)
         if s.shape:
             cost = cost + s.shape * self.shape_distance(params.shape, self.body.mean_shape.to(params.shape))
-        if self.silhouette is not None and silhouette:
+        if with_mask:
             from openhmr.silhouette.losses import soft_iou_loss
 
             cost = cost + s.silhouette * self.mask_confidence * soft_iou_loss(self.body_silhouette(params, out), self.mask)
