@@ -389,3 +389,25 @@ def test_two_processes_draw_different_batches_and_keep_one_set_of_weights(experi
     assert len(ranks[0]["batches"]) == len(ranks[1]["batches"]) == 3
     assert all(a != b for a, b in zip(ranks[0]["batches"], ranks[1]["batches"]))  # every step, different samples
     assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
+def test_feature_caches_follow_the_labels_contents_not_their_place_or_time(tmp_path):
+    """A data folder copied to another machine (new path, new file times) keeps its caches;
+    an edited label file, or another split or setting, gets new ones."""
+    import os
+    import shutil
+
+    from openhmr.data.sources import cache_key
+
+    first = tmp_path / "a" / "people.json"
+    first.parent.mkdir()
+    first.write_text('{"annotations": [1, 2, 3]}')
+    copy = tmp_path / "b" / "people.json"
+    copy.parent.mkdir()
+    shutil.copy(first, copy)
+    os.utime(copy, (1_000_000, 1_000_000))
+    assert cache_key(copy, "blazepose-full", 0) == cache_key(first, "blazepose-full", 0)
+    assert cache_key(f"{first}:train", "blazepose-full", 0) != cache_key(f"{first}:test", "blazepose-full", 0)
+    assert cache_key(first, "blazepose-full", 1) != cache_key(first, "blazepose-full", 0)
+    copy.write_text('{"annotations": [1, 2, 4]}')
+    assert cache_key(copy, "blazepose-full", 0) != cache_key(first, "blazepose-full", 0)

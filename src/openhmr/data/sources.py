@@ -4,6 +4,7 @@ keypoints, a ``.npz`` file SPIN-style annotations (openhmr's synthetic sets incl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -51,10 +52,26 @@ def source_slug(name: str) -> str:
 
 
 def cache_key(source: str | Path, *settings) -> str:
-    """A short hash of the labelled set named ``source`` (``PATH[:SPLIT]``; its label file's
-    path, size and time) and of the ``settings`` that shape the cached features."""
+    """A short hash of the labelled set named ``source`` (``PATH[:SPLIT]``: its label file's
+    contents and the split) and of the ``settings`` that shape the cached features. Contents,
+    not path or time: a data folder copied to a new machine or place keeps its caches, and an
+    edited label file gets new ones."""
     path, split = parse_source(str(source))
     labels = path / "joints.mat" if path.is_dir() else path
-    stat = labels.stat()
-    ident = [str(labels.resolve()), split, stat.st_size, stat.st_mtime_ns, *[str(s) for s in settings]]
+    ident = [_content_digest(labels), split, *[str(s) for s in settings]]
     return hashlib.sha1(json.dumps(ident).encode()).hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _content_digest(path: Path) -> str:
+    """SHA-1 of the file's bytes, read once per process for each (path, size, time)."""
+    stat = path.stat()
+    return _file_digest(path.resolve(), stat.st_size, stat.st_mtime_ns)
