@@ -114,7 +114,7 @@ def main() -> None:
         if (i + 1) % 10 == 0:
             print(f"lsp {i + 1}/{n}: predict {np.mean(seconds['predict']):.2f} s, with fit {np.mean(seconds['fit']):.2f} s per person",
                   flush=True)  # fmt: skip
-    for label in counted:
+    for label in (label for label in counted if counted[label]):  # eft keys only when eft ran
         key = label if label in ("before", "refined") else f"{label}_subset"
         for t, name in ((0.05, "pck05"), (0.1, "pck10")):
             result[f"lsp_{name}_{key}"] = round(hits[(label, t)] / max(counted[label], 1), 4)

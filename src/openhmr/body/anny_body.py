@@ -167,7 +167,8 @@ class AnnyBody(BodyModel):
         fixed linear mix of vertices and a skinned vertex a weighted sum of bone transforms,
         so the mix is folded once into per-bone points of the template and of each blend
         shape (:meth:`_folded_keypoints`). Per call that is 24 points per bone instead of
-        13,718 vertices: fitting to keypoints runs several times faster."""
+        13,718 vertices: forward + backward 18.5 instead of 28 ms for one person (one thread);
+        what remains is Anny's phenotype mixing and kinematics, many small operations."""
         up = self.up_rotation
         anny = self.anny
         params, phenotype, local, facial = anny.get_tensor_inputs(self._pose_matrices(global_rotmat, body_rotmat), shape, None, None)
