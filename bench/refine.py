@@ -74,7 +74,9 @@ def main() -> None:
     torch.manual_seed(0)
     model = load_model(args.checkpoint)
     model.fit_settings = FitSettings.parse(args.settings)
-    result: dict = {"checkpoint": str(model.checkpoint), "threads": torch.get_num_threads(), "settings": args.settings}
+    checkpoint = Path(model.checkpoint).resolve()
+    shown = checkpoint.relative_to(ROOT) if checkpoint.is_relative_to(ROOT) else checkpoint.name  # no machine paths
+    result: dict = {"checkpoint": str(shown), "threads": torch.get_num_threads(), "settings": args.settings}
     coco17 = kp.convention_names("coco17")
     limbs17 = [coco17.index(j) for j in PCK_JOINTS]
 
