@@ -46,6 +46,19 @@ def test_hmr_output_shapes(body, rotation):
         assert p.keypoints3d.shape == (2, 23, 3) and p.keypoints2d.shape == (2, 23, 2)
 
 
+def test_training_decodes_keypoints_without_the_mesh(anny_body):
+    """Without a silhouette loss training reads no vertices: the mesh-free decode gives the same
+    keypoints and joints (Anny's folded shortcut) and no mesh."""
+    hmr = tiny_hmr(anny_body).eval()
+    images = torch.rand(2, 3, 224, 224)
+    with torch.no_grad():
+        full = hmr(images, decode="final")[-1]
+        light = hmr(images, decode="final", vertices=False)[-1]
+    assert light.vertices is None and full.vertices is not None
+    assert torch.allclose(light.keypoints2d, full.keypoints2d, atol=1e-5)
+    assert torch.allclose(light.joints3d, full.joints3d, atol=1e-6)
+
+
 def test_mixed_precision_decodes_the_body_in_fp32(smpl_body):
     """bf16 autocast (``precision=bf16-mixed``) runs the encoder and regressor in bf16, but the
     rotations, body and projection stay fp32: they agree with the fp32 decode of the same θ."""

@@ -83,16 +83,20 @@ class HMR(nn.Module):
         return names.index("left_hip"), names.index("right_hip")
 
     def forward(
-        self, images: torch.Tensor | None, decode: str = "all", trunk: torch.Tensor | None = None, frozen_blocks: int | None = None
+        self, images: torch.Tensor | None, decode: str = "all", trunk: torch.Tensor | None = None, frozen_blocks: int | None = None,
+        vertices: bool = True,
     ) -> list[HMRPrediction]:
         """``decode``: which iterations run the body model, ``"all"``, ``"final"`` or ``"none"``
-        (the discriminator needs only θ, so the others can skip the costly mesh). Instead of
-        images, ``trunk`` may hold the cached output of the encoder's first ``frozen_blocks``
-        blocks (see :meth:`Encoder.trunk`)."""
+        (the discriminator needs only θ, so the others can skip the costly mesh);
+        ``vertices=False``: the decoded bodies carry joints and keypoints but no mesh (cheaper;
+        training without a silhouette loss needs no more). Instead of images, ``trunk`` may hold
+        the cached output of the encoder's first ``frozen_blocks`` blocks (see
+        :meth:`Encoder.trunk`)."""
         features = self.encoder(images) if trunk is None else self.encoder.head(trunk, frozen_blocks)
         feedback = self.landmark_feedback(features) if self.regressor.feedback_dim else None
         thetas = self.regressor(features, feedback)
-        predictions = [self.decode_theta(t, body=(decode == "all" or (decode == "final" and i == len(thetas) - 1))) for i, t in enumerate(thetas)]
+        decoded = [decode == "all" or (decode == "final" and i == len(thetas) - 1) for i in range(len(thetas))]
+        predictions = [self.decode_theta(t, body=d, vertices=vertices) for t, d in zip(thetas, decoded)]
         return predictions
 
     def landmark_feedback(self, features: torch.Tensor):
@@ -107,24 +111,25 @@ class HMR(nn.Module):
         def feedback(theta: torch.Tensor, iteration: int) -> torch.Tensor:
             with torch.no_grad():
                 if iteration == 0:  # θ0 is the mean for every crop: one decode serves the batch
-                    projected = self.decode_theta(theta[:1]).keypoints2d.expand(len(theta), -1, -1)
+                    projected = self.decode_theta(theta[:1], vertices=False).keypoints2d.expand(len(theta), -1, -1)
                 else:
-                    projected = self.decode_theta(theta).keypoints2d
+                    projected = self.decode_theta(theta, vertices=False).keypoints2d
             seen = landmarks[..., 2:3]
             return torch.cat([(landmarks[..., :2] - projected) * seen, seen], dim=-1).flatten(1)
 
         return feedback
 
-    def decode_theta(self, theta: torch.Tensor, body: bool = True) -> HMRPrediction:
+    def decode_theta(self, theta: torch.Tensor, body: bool = True, vertices: bool = True) -> HMRPrediction:
         # Rotations, body and camera in fp32 even under autocast (bf16 training on a GPU): the
         # 6D -> matrix step and the kinematic chain lose whole degrees in bf16.
         with torch.autocast(theta.device.type, enabled=False):
             theta = theta.float()
             camera, rots, shape = self.layout.to_params(theta)
-            return self.decode_params(camera, self.layout.rotmats(rots), shape, body, theta)
+            return self.decode_params(camera, self.layout.rotmats(rots), shape, body, theta, vertices)
 
     def decode_params(
-        self, camera: torch.Tensor, rotmats: torch.Tensor, shape: torch.Tensor, body: bool = True, theta: torch.Tensor | None = None
+        self, camera: torch.Tensor, rotmats: torch.Tensor, shape: torch.Tensor, body: bool = True, theta: torch.Tensor | None = None,
+        vertices: bool = True,
     ) -> HMRPrediction:
         """The prediction of given parameters (camera (B, 3), rotmats (B, J, 3, 3), shape (B, S)),
         e.g. a fit's; ``theta`` is derived from them when not given."""
@@ -132,7 +137,7 @@ class HMR(nn.Module):
             theta = self.layout.from_params(camera, self.layout.encode(rotmats), shape)
         prediction = HMRPrediction(theta, camera, rotmats, shape)
         if body:
-            out = self.body(rotmats[:, 0], rotmats[:, 1:], shape)
+            out = self.body(rotmats[:, 0], rotmats[:, 1:], shape, vertices=vertices)
             keypoints3d = out.keypoints.index_select(1, self.keypoint_index)
             prediction.vertices = out.vertices
             prediction.joints3d = out.joints

@@ -59,9 +59,10 @@ class HMRTraining(L.LightningModule):
 
     def forward_batch(self, batch: dict[str, torch.Tensor]):
         decode = self.config.supervise  # "final" or "all": the iterations the losses need
+        vertices = self.silhouette is not None  # only the silhouette loss reads the mesh
         if "trunk" in batch:
-            return self.hmr(None, decode=decode, trunk=batch["trunk"], frozen_blocks=self.frozen_blocks)
-        return self.hmr(batch["image"], decode=decode)
+            return self.hmr(None, decode=decode, trunk=batch["trunk"], frozen_blocks=self.frozen_blocks, vertices=vertices)
+        return self.hmr(batch["image"], decode=decode, vertices=vertices)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_index: int):
         optimisers = self.optimizers()
