@@ -121,6 +121,12 @@ def test_bbox_must_be_finite_pixels(tmp_path, capsys, flag, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", [["--video-step", "0"], ["--batch-size", "0"], ["--video-step", "-2"]])
+def test_counts_below_one_are_refused_not_replaced_by_a_default(tmp_path, capsys, flag):
+    assert main(["predict", str(tmp_path / "x.jpg"), *flag, "--out", str(tmp_path / "o")]) == 1
+    assert "--batch-size and --video-step must be at least 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("value", ["inf", "nan", "1e300", "0", "-3"])
 def test_focal_must_be_a_plausible_pixel_length(tmp_path, capsys, value):
     with pytest.raises(SystemExit) as code:

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from openhmr.predict.keypoint_boxes import parse_bbox, read_keypoint_file
     from openhmr.predict.predictor import load_model
 
-    video_step = args.video_step or (1 if args.bvh else 10)
+    video_step = (1 if args.bvh else 10) if args.video_step is None else args.video_step
     if args.batch_size < 1 or video_step < 1:
         raise OpenHMRError("--batch-size and --video-step must be at least 1.")
     bbox = parse_bbox(args.bbox) if args.bbox else None
