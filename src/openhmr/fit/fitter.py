@@ -41,7 +41,8 @@ def minimise(cost: Callable[[], torch.Tensor], variables: list[torch.Tensor], se
     if iterations <= 0:
         return
     if settings.optimiser == "lbfgs":
-        opt = torch.optim.LBFGS(variables, lr=1.0, max_iter=iterations, history_size=10, line_search_fn="strong_wolfe")
+        opt = torch.optim.LBFGS(variables, lr=1.0, max_iter=iterations, history_size=10, line_search_fn="strong_wolfe",
+                                tolerance_change=settings.tolerance)  # fmt: skip
 
         def closure():
             opt.zero_grad()

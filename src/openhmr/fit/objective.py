@@ -33,6 +33,9 @@ class FitSettings:
     optimiser: str = "lbfgs"  # or "adam"
     camera_iterations: int = 10  # stage 1: camera and global orientation on the torso
     iterations: int = 150  # stage 2: everything
+    # L-BFGS stops early once a step changes the summed cost by less than this (PyTorch's own
+    # default, 1e-9, never stops a fit here: all 150 iterations ran).
+    tolerance: float = 1e-9
     adam_lr: float = 0.02
     sigma_px: float = 20.0  # Geman-McClure scale, crop pixels (224² crop)
     hip_weight: float = 0.3
