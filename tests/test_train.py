@@ -128,6 +128,7 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path, monke
     # supervise=all: every IEF iteration is decoded and enters the losses (final: only the last).
     batch = next(iter(loader))
     assert [p.keypoints2d is not None for p in untrained.forward_batch(batch)] == [False, False, True]
+    assert untrained.forward_batch(batch)[-1].vertices is None  # no silhouette loss: no mesh decoded
     every, _, _ = build_training(load_config(None, [*common, "steps=4", "supervise=all"]))
     assert all(p.keypoints2d is not None for p in every.forward_batch(batch))
     assert main(["train", *common, "steps=4"]) == 0

@@ -32,6 +32,11 @@ class Crops:
         return torch.full((len(self),), float(self.focal_length or np.hypot(*self.image_size)))
 
     @property
+    def image_sizes(self) -> torch.Tensor:
+        """(B, 2) the image's (width, height) for every crop."""
+        return torch.tensor([self.image_size], dtype=torch.float32).expand(len(self), 2)
+
+    @property
     def centres_t(self) -> torch.Tensor:
         return torch.as_tensor(self.centres).float()
 

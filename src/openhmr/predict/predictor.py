@@ -185,8 +185,7 @@ class Model:
 
     def _refined_people(self, crops: Crops, mode: str) -> list[Person]:
         targets = evidence_targets(crops, self.detector)
-        image_size = torch.tensor([crops.image_size], dtype=torch.float32).expand(len(crops), 2)
-        camera = FullImageCamera(crops.centres_t, crops.sizes_t, image_size, crops.focal)
+        camera = FullImageCamera(crops.centres_t, crops.sizes_t, crops.image_sizes, crops.focal)
         result = self.refiner(mode)(crops.images.to(self.device), targets, camera)
         with torch.no_grad():
             decoded = self.hmr.decode_params(result.params.camera, result.params.rotmats, result.params.shape)
@@ -225,8 +224,7 @@ class Model:
 def _people(out: dict, crops: Crops, coco17_index, coco17_mask) -> list[Person]:
     """The network's outputs ``out`` (fields of PERSON_FIELDS, batch B) for ``crops`` as
     people in the full image's camera."""
-    n, focal = len(crops), crops.focal
-    size = torch.tensor([crops.image_size], dtype=torch.float32).expand(n, 2)
+    n, focal, size = len(crops), crops.focal, crops.image_sizes
     translation = crop_cam_to_full(out["camera"], crops.centres_t, crops.sizes_t, size, focal)
     K = intrinsics(focal, size / 2)
     coco = out["keypoints3d"].index_select(1, coco17_index) + translation[:, None]
