@@ -1,9 +1,10 @@
 """Fit bodies to 2D targets, starting from the network's estimate (SMPLify started as SPIN does).
 
-Optimised, batched over people: the crop camera (its scale through log, so it stays positive),
+Optimised for a batch of people at once, each on their own: the crop camera (its scale through log, so it stays positive),
 global orientation and body pose (axis-angle), shape (through the body's bounds, as the network
 outputs it). Stage 1 moves only camera and orientation, on the torso; stage 2 moves everything.
-The people's costs are independent, so their sum is minimised jointly. A fit is kept only when
+Every person has their own line search and stopping test (:mod:`openhmr.fit.lbfgs`), so a
+person's fit does not depend on who else is in the batch. A fit is kept only when
 it lowers the reprojection error (or, with a mask, raises the mask's IoU at nearly the same
 error) without lowering the discriminator's realism score; else the person keeps the
 network's estimate.
@@ -16,6 +17,7 @@ from collections.abc import Callable
 
 import torch
 
+from openhmr.fit.lbfgs import minimise_each
 from openhmr.fit.objective import BodyParams, FitSettings, Objective
 from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from openhmr.nets.theta import ThetaLayout
@@ -36,27 +38,31 @@ class FitResult:
     accepted: torch.Tensor
 
 
-def minimise(cost: Callable[[], torch.Tensor], variables: list[torch.Tensor], settings: FitSettings, iterations: int) -> None:
-    """Minimise ``cost()`` (a scalar) over ``variables`` in place with the settings' optimiser."""
+def minimise(cost: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, moving: torch.Tensor,
+             settings: FitSettings, iterations: int) -> torch.Tensor:  # fmt: skip
+    """Minimise each person's ``cost(theta)`` (B, P) -> (B,) over the columns ``moving`` (indices) of
+    theta with the settings' optimiser; returns the new theta. People never share a step:
+    L-BFGS keeps one history and line search per person (:mod:`openhmr.fit.lbfgs`), and Adam's
+    steps are per value."""
     if iterations <= 0:
-        return
+        return theta
+    fixed = theta.detach()
+
+    def cost_of_moving(x: torch.Tensor) -> torch.Tensor:
+        return cost(fixed.index_copy(1, moving, x))
+
+    x = fixed[:, moving]
     if settings.optimiser == "lbfgs":
-        opt = torch.optim.LBFGS(variables, lr=1.0, max_iter=iterations, history_size=10, line_search_fn="strong_wolfe",
-                                tolerance_change=settings.tolerance)  # fmt: skip
-
-        def closure():
-            opt.zero_grad()
-            loss = cost()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        return
-    opt = torch.optim.Adam(variables, lr=settings.adam_lr)
-    for _ in range(iterations):
-        opt.zero_grad()
-        cost().backward()
-        opt.step()
+        x = minimise_each(cost_of_moving, x, iterations, tolerance=settings.tolerance)
+    else:
+        x = x.clone().requires_grad_(True)
+        opt = torch.optim.Adam([x], lr=settings.adam_lr)
+        with torch.enable_grad():
+            for _ in range(iterations):
+                opt.zero_grad()
+                cost_of_moving(x).sum().backward()
+                opt.step()
+    return fixed.index_copy(1, moving, x.detach())
 
 
 # A fit that matches the person's mask better may cost its keypoints this much (crop pixels).
@@ -91,25 +97,23 @@ def fit(objective: Objective) -> FitResult:
     settings."""
     start, settings = objective.start, objective.settings
     layout = ThetaLayout.for_body(objective.body)  # the network's own bounds for the shape
-    rotvecs = matrix_to_axis_angle(start.rotmats)
-    raw_camera, _, raw_shape = layout.split(layout.from_params(start.camera, rotvecs, start.shape))
-    camera = raw_camera.clone().requires_grad_(True)
-    orient = rotvecs[:, :1].clone().requires_grad_(True)
-    pose = rotvecs[:, 1:].clone().requires_grad_(True)
-    shape = raw_shape.clone().requires_grad_(True)
+    theta = layout.from_params(start.camera, matrix_to_axis_angle(start.rotmats), start.shape)  # (B, P) raw values
+    # Columns of theta: camera 0-2, global orientation 3-5, body pose, then shape.
+    columns = torch.arange(theta.shape[1], device=theta.device)
+    camera_and_orientation, everything = columns[:6], columns
+    camera_and_shape = torch.cat([columns[:3], columns[3 + 3 * layout.num_joints :]])
 
-    def params() -> BodyParams:
-        rots = torch.cat([orient, pose], 1)
-        cam, _, shp = layout.to_params(layout.join(camera, rots, shape))
+    def params(values: torch.Tensor) -> BodyParams:
+        cam, rots, shp = layout.to_params(values)
         return BodyParams(cam, axis_angle_to_matrix(rots), shp)
 
-    with torch.enable_grad():
-        minimise(lambda: objective(params(), torso_only=True).sum(), [camera, orient], settings, settings.camera_iterations)
-        if objective.silhouette is not None and settings.silhouette_stage == "shape":
-            # Pose on the keypoints first; then the mask may only reshape the body (and move
-            # the camera), so it cannot pull limbs off their keypoints.
-            minimise(lambda: objective(params(), silhouette=False).sum(), [camera, orient, pose, shape], settings, settings.iterations)
-            minimise(lambda: objective(params()).sum(), [camera, shape], settings, settings.silhouette_iterations)
-        else:
-            minimise(lambda: objective(params()).sum(), [camera, orient, pose, shape], settings, settings.iterations)
-    return accept(objective, params().detach())
+    theta = minimise(lambda v: objective(params(v), torso_only=True), theta, camera_and_orientation, settings,
+                     settings.camera_iterations)  # fmt: skip
+    if objective.silhouette is not None and settings.silhouette_stage == "shape":
+        # Pose on the keypoints first; then the mask may only reshape the body (and move the
+        # camera), so it cannot pull limbs off their keypoints.
+        theta = minimise(lambda v: objective(params(v), silhouette=False), theta, everything, settings, settings.iterations)
+        theta = minimise(lambda v: objective(params(v)), theta, camera_and_shape, settings, settings.silhouette_iterations)
+    else:
+        theta = minimise(lambda v: objective(params(v)), theta, everything, settings, settings.iterations)
+    return accept(objective, params(theta))
