@@ -1,0 +1,58 @@
+"""Every person of an image at once, in PyTorch: MediaPipe's person detector on the whole image
+(:mod:`openhmr.detect.pose_detector`), then the BlazePose landmark network on each person's
+region (:mod:`openhmr.detect.pose_landmarks`), all regions of all images in one batch.
+
+For one person this is what MediaPipe Pose computes (its landmarks within 0.2 px, median over
+LSP photos; ``tests/test_pose_detector.py``); unlike MediaPipe Pose it keeps every person the
+detector finds instead of the best one, and needs no painting-out and second pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from openhmr.detect.pose_detector import MIN_SCORE, PoseDetector
+from openhmr.detect.pose_landmarks import MIN_POSE_SCORE, LandmarkNetwork
+from openhmr.detect.regions import Region
+
+
+@dataclasses.dataclass
+class FoundPerson:
+    """score: the detector's; region: where the whole body would be (image pixels, upright);
+    landmarks (33, 4): image pixels x, y, visibility, presence (MediaPipe's 33, ``mediapipe33``);
+    world (33, 3) metres; pose_score: the landmark network's belief that a person is there."""
+
+    score: float
+    region: Region
+    landmarks: np.ndarray
+    world: np.ndarray
+    pose_score: float
+
+
+class PeopleFinder:
+    """``finder.find(images)``: the people of each RGB uint8 image (H, W, 3), best first."""
+
+    def __init__(self, variant: str = "full", min_score: float = MIN_SCORE, min_pose_score: float = MIN_POSE_SCORE,
+                 max_people: int | None = None, tiles: int = 1):  # fmt: skip
+        self.detector = PoseDetector.from_file()
+        self.network = LandmarkNetwork.from_file(variant)
+        self.min_score, self.min_pose_score, self.max_people, self.tiles = min_score, min_pose_score, max_people, tiles
+
+    @torch.no_grad()
+    def find(self, images: list[np.ndarray]) -> list[list[FoundPerson]]:
+        detections = self.detector.detect(images, self.min_score, self.tiles)
+        if self.max_people is not None:
+            detections = [found[: self.max_people] for found in detections]
+        marks = self.network.on_regions([(image, d.region) for image, found in zip(images, detections) for d in found])
+        people, i = [], 0
+        for found in detections:
+            kept = []
+            for d in found:
+                if marks.pose_score[i] >= self.min_pose_score:
+                    kept.append(FoundPerson(d.score, d.region, marks.points[i], marks.world[i], float(marks.pose_score[i])))
+                i += 1
+            people.append(kept)
+        return people
