@@ -210,7 +210,10 @@ def test_a_bounded_load_answers_every_good_request_and_every_bad_one_with_a_sent
 
 
 def test_the_server_removes_its_folder_when_stopped(tmp_path):
-    """`openhmr serve` then Ctrl+C: nothing it made stays in the temp folder."""
+    """`openhmr serve` then Ctrl+C: nothing it made stays in the temp folder, and while it runs
+    everything it made is in its private workspace. Run alone too: in the full suite earlier
+    tests had set GRADIO_TEMP_DIR and TORCHINDUCTOR_CACHE_DIR in this process, which the server
+    inherited, and that hid Gradio's and torch's folders in the system temp folder."""
     import signal
     import subprocess
     import sys
@@ -218,7 +221,8 @@ def test_the_server_removes_its_folder_when_stopped(tmp_path):
 
     pytest.importorskip("gradio")
     port = free_port()
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env = {k: v for k, v in os.environ.items() if k not in ("GRADIO_TEMP_DIR", "TORCHINDUCTOR_CACHE_DIR")}
+    env["TMPDIR"] = str(tmp_path)
     process = subprocess.Popen([sys.executable, "-m", "openhmr", "serve", "--port", str(port)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:

@@ -15,17 +15,26 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 MODEL_QUEUE = "model"  # every event that uses the model waits in this one queue
 
 
-def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EXAMPLES):
-    """The gr.Blocks app around a loaded :class:`openhmr.predict.predictor.Model`."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
-    import gradio as gr
-
-    from openhmr.serve.jobs import Workspace, check_photo, photo_job, video_job
+def private_workspace():
+    """The server's private folder (0700, removed at exit), made before Gradio or torch's
+    compiler is imported: both fix their folders in the system temp folder at import unless
+    told otherwise, and Gradio copies every upload and result into its own."""
+    from openhmr.serve.jobs import Workspace
 
     workspace = Workspace()
-    # Gradio copies every upload and result into its cache: keep that inside the private
-    # workspace (0700, removed at exit) rather than the world-readable system temp folder.
     os.environ["GRADIO_TEMP_DIR"] = str(workspace.gradio_cache)
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(workspace.torch_cache))  # roma imports torch._dynamo
+    return workspace
+
+
+def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EXAMPLES, workspace=None):
+    """The gr.Blocks app around a loaded :class:`openhmr.predict.predictor.Model` (``workspace``:
+    from :func:`private_workspace`, made here when not given)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
+    workspace = workspace or private_workspace()
+    import gradio as gr
+
+    from openhmr.serve.jobs import check_photo, photo_job, video_job
 
     def on_preview(image_path):
         """The upload, shown once its header has been checked (Gradio never decodes it)."""
@@ -96,15 +105,16 @@ def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EX
 def serve(checkpoint=None, device: str = "cpu", host: str = "127.0.0.1", port: int = 7860, max_upload_mb: int = 100,
           max_video_seconds: float = 20.0, block: bool = True):
     """Load the model once and serve the app; returns (app, url) when ``block`` is False."""
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
-        raise OpenHMRError("The web demo needs Gradio: pip install 'openhmr[serve]'.") from None
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:
+        raise OpenHMRError("The web demo needs Gradio: pip install 'openhmr[serve]'.")
+    workspace = private_workspace()
     from openhmr.predict.predictor import load_model
 
     model = load_model(checkpoint, device=device)
     model.detect(__import__("numpy").zeros((64, 64, 3), "uint8"))  # MediaPipe loaded before the first visitor
-    app = build_app(model, max_video_seconds)
+    app = build_app(model, max_video_seconds, workspace=workspace)
     if not block:
         return app, launch(app, host, port, max_upload_mb, block)
     # Ctrl+C or a plain `kill`: the uploads and results go with the server.

@@ -47,13 +47,14 @@ class Workspace:
         self.root = Path(tempfile.mkdtemp(prefix="openhmr-serve-"))  # 0700: this user's alone
         self.gradio_cache = self.root / "gradio"  # Gradio's uploads and results (it ages them itself)
         self.gradio_cache.mkdir(mode=0o700)
+        self.torch_cache = self.root / "torch"  # torch's compiler cache folder (nothing is compiled)
         self.keep_s = keep_s
         atexit.register(self.close)  # also when the server ends some other way than close()
 
     def new(self) -> Path:
         now = time.time()
         for old in self.root.iterdir():
-            if old != self.gradio_cache and now - old.stat().st_mtime > self.keep_s:
+            if old not in (self.gradio_cache, self.torch_cache) and now - old.stat().st_mtime > self.keep_s:
                 shutil.rmtree(old, ignore_errors=True)
         return Path(tempfile.mkdtemp(dir=self.root))
 
