@@ -88,12 +88,18 @@ def finder():
 
 def test_one_batched_pass_finds_what_single_images_find(finder):
     images = [_rgb(EXAMPLES / "astronaut.jpg"), _rgb(EXAMPLES / "camera.png")]
+    assert finder.find([]) == []
     together = finder.find(images)
     for image, people in zip(images, together):
         alone = finder.find([image])[0]
         assert len(people) == len(alone) == 1
-        # Batched convolutions round differently; on these sensitive photos that is 0.03 px.
-        assert np.abs(people[0].landmarks[:, :2] - alone[0].landmarks[:, :2]).max() < 0.1
+        a, b = people[0].region, alone[0].region
+        assert abs(a.x - b.x) < 0.01 and abs(a.y - b.y) < 0.01 and abs(a.size - b.size) < 0.01
+        # Batched convolutions round differently, and a point near a heatmap cell's edge can
+        # take the next window (MediaPipe's refinement is discontinuous): measured 0.03-0.2 px
+        # at most on these photos, a few thousandths typically.
+        distance = np.linalg.norm(people[0].landmarks[:, :2] - alone[0].landmarks[:, :2], axis=1)
+        assert np.median(distance) < 0.05 and distance.max() < 1.0
 
 
 def test_the_astronaut_s_region_continues_below_the_frame(finder):

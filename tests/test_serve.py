@@ -223,8 +223,10 @@ def test_the_server_removes_its_folder_when_stopped(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("GRADIO_TEMP_DIR", "TORCHINDUCTOR_CACHE_DIR")}
     env["TMPDIR"] = str(tmp_path)
+    # Ctrl+C as in a terminal, whatever this process's own SIGINT handling was left as.
     process = subprocess.Popen([sys.executable, "-m", "openhmr", "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     try:
         deadline = time.time() + 300
         while time.time() < deadline:
@@ -236,7 +238,11 @@ def test_the_server_removes_its_folder_when_stopped(tmp_path):
                 time.sleep(1)
         assert [p.name[:14] for p in tmp_path.iterdir()] == ["openhmr-serve-"]
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail(f"the server did not stop within 60 s of Ctrl+C; it said:\n{process.communicate()[0]}")
     finally:
         process.kill()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(("openhmr-serve-", "gradio"))]

@@ -93,6 +93,8 @@ class PoseDetector(nn.Module):
         """Every person found in each image, best first, in one batched pass of the network.
         ``tiles`` > 1 also looks at a tiles × tiles grid of overlapping squares of each image,
         for people too small for the whole image's 224² (all views' detections then merged)."""
+        if not images:
+            return []
         views = [[letterbox(image.shape[1], image.shape[0]), *tile_grid(image.shape[1], image.shape[0], tiles)] for image in images]
         batch = np.stack([view.crop(image, DETECTOR_RES, repeat_border=False) for image, own in zip(images, views) for view in own])
         tensor = torch.from_numpy(batch).to(self.anchors.device).permute(0, 3, 1, 2).float() / 127.5 - 1
