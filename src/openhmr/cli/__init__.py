@@ -16,6 +16,7 @@ from openhmr import __version__
 from openhmr.cli import (
     body,
     eval,
+    export,
     fit_labels,
     masks,
     mocap,
@@ -27,7 +28,7 @@ from openhmr.cli import (
 )
 from openhmr.errors import OpenHMRError
 
-COMMANDS = (body, mocap, synth, predict, train, eval, serve, fit_labels, pose_prior, masks)  # in the help's order
+COMMANDS = (body, mocap, synth, predict, train, eval, serve, export, fit_labels, pose_prior, masks)  # in the help's order
 
 
 def build_parser() -> argparse.ArgumentParser:

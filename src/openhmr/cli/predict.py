@@ -55,6 +55,9 @@ def add_parser(commands) -> None:
     predict.add_argument("--focal", type=focal_length, help="focal length in pixels (default: the image diagonal)")
     predict.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default: cpu")
     predict.add_argument("--batch-size", type=int, default=16, help="crops per forward pass (default: 16)")
+    predict.add_argument("--runtime", default="torch", choices=("torch", "onnx"),
+                         help="run the network with PyTorch (default) or onnxruntime (exported once into the cache; "
+                              "the body model and --refine stay in PyTorch)")
     predict.add_argument("--save-mesh", choices=("obj", "ply", "glb"), help="also write each person's mesh")
     predict.add_argument("--side-view", action="store_true", help="also render the people from the side")
     predict.add_argument("--video-step", type=int, help="use every Nth video frame (default: 10; 1 with --bvh)")
@@ -101,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
     out_dir = writable_folder(args.out)
     # Refinement on a given box still needs MediaPipe: it finds the landmarks on the crop.
     needs_mediapipe = not (bbox or args.keypoints or args.no_detector) or (args.refine and not args.keypoints)
-    model = load_model(args.checkpoint, args.body_model, args.device, "mediapipe" if needs_mediapipe else None, args.batch_size)
+    if args.runtime == "onnx" and args.device != "cpu":
+        raise OpenHMRError("--runtime onnx runs on the CPU; leave --device at cpu.")
+    model = load_model(args.checkpoint, args.body_model, args.device, "mediapipe" if needs_mediapipe else None, args.batch_size,
+                       args.runtime)  # fmt: skip
     job = PredictJob(out_dir, bbox, keypoints, args.focal, args.refine, args.save_mesh, args.side_view, video_step,
                      args.smoothing, progress=not args.quiet)  # fmt: skip
     problems = len(skipped)

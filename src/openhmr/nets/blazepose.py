@@ -157,7 +157,10 @@ class BlazePoseEncoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[-1] != INPUT_RES or images.shape[-2] != INPUT_RES:
-            images = F.interpolate(images, size=(INPUT_RES, INPUT_RES), mode="bilinear", align_corners=False, antialias=True)
+            # Antialiasing matters only when shrinking; enlarging 224² crops it changes nothing
+            # (1e-7) and would keep the network out of ONNX.
+            shrink = images.shape[-1] > INPUT_RES or images.shape[-2] > INPUT_RES
+            images = F.interpolate(images, size=(INPUT_RES, INPUT_RES), mode="bilinear", align_corners=False, antialias=shrink)
         out = self.landmarks(images)
         lm = out.landmarks
         points = torch.cat([lm[..., :2] / (INPUT_RES / 2) - 1.0, lm[..., 2:3] / INPUT_RES, torch.sigmoid(lm[..., 3:5])], dim=-1)

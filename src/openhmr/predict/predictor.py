@@ -121,6 +121,7 @@ class Model:
         self._detector = None
         self._refiners: dict = {}
         self._priors = None
+        self._onnx = None  # an OnnxNetwork running the network instead of PyTorch (use_onnx)
         self.fit_settings: FitSettings | None = None  # None: the defaults (docs/fitting.md)
         # COCO-17 is a subset of the network's keypoints (COCO-23): no second body pass needed.
         index, mask = kp.mapping(hmr.keypoint_names, "coco17")
@@ -135,6 +136,17 @@ class Model:
             warnings.simplefilter("ignore", FutureWarning)  # TorchScript is in maintenance, still the CPU fast path
             traced = torch.jit.trace(encoder, torch.rand(2, 3, CROP_RES, CROP_RES, device=self.device), check_trace=False)
             self.hmr.encoder = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+
+    def use_onnx(self, folder: str | Path | None = None, threads: int | None = None) -> Path:
+        """Run the network (encoder + regressor, up to θ) with onnxruntime from now on; the
+        body, the camera and refinement stay in PyTorch. ``folder``: files written by
+        :func:`openhmr.predict.onnx.export_onnx` (default: this network's, exported once into
+        the cache). Returns the folder used."""
+        from openhmr.predict.onnx import OnnxNetwork, cached_export
+
+        folder = Path(folder) if folder else cached_export(self)
+        self._onnx = OnnxNetwork(folder, threads)
+        return folder
 
     @property
     def detector(self):
@@ -167,7 +179,10 @@ class Model:
     @torch.no_grad()
     def run_crops(self, crops: torch.Tensor):
         """HMR's final iteration for (B, 3, 224, 224) crops, in chunks of ``batch_size``."""
-        outs = [self.hmr(chunk.to(self.device), decode="final")[-1] for chunk in crops.split(self.batch_size)]
+        if self._onnx is not None:
+            outs = [self.hmr.decode_theta(self._onnx(chunk).to(self.device)) for chunk in crops.split(self.batch_size)]
+        else:
+            outs = [self.hmr(chunk.to(self.device), decode="final")[-1] for chunk in crops.split(self.batch_size)]
         return {f: torch.cat([getattr(o, f) for o in outs]).cpu() for f in PERSON_FIELDS}
 
     def people_from_crops(self, crops: Crops, refine: str | None = None) -> list[Person]:
@@ -251,9 +266,13 @@ def load_model(
     device: str = "cpu",
     detector: str | None = "mediapipe",
     batch_size: int = 16,
+    runtime: str = "torch",
 ) -> Model:
     """A ready :class:`Model`. ``checkpoint``: a weights .safetensors (default: the shipped
-    Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe" or None."""
+    Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe" or None;
+    ``runtime``: "torch" or "onnx" (the network through onnxruntime, see :meth:`Model.use_onnx`)."""
+    if runtime not in ("torch", "onnx"):
+        raise OpenHMRError(f"runtime must be 'torch' or 'onnx', got {runtime!r}.")
     if checkpoint is None:
         if not SHIPPED_WEIGHTS.exists():
             raise OpenHMRError(f"No checkpoint given and none shipped at {SHIPPED_WEIGHTS}; pass --checkpoint FILE.")
@@ -262,4 +281,7 @@ def load_model(
         raise OpenHMRError(f"--device {device} asked for, but PyTorch sees no CUDA GPU here; use --device cpu.")
     body = load_body_model(body_model)
     hmr = load_hmr(checkpoint, body)
-    return Model(hmr, body, str(checkpoint), device, detector, batch_size)  # Model moves hmr, body included
+    model = Model(hmr, body, str(checkpoint), device, detector, batch_size)  # Model moves hmr, body included
+    if runtime == "onnx":
+        model.use_onnx()
+    return model
