@@ -118,6 +118,7 @@ def test_predict_bvh_on_a_synthetic_clip_writes_a_smooth_motion(tmp_path, swing_
     assert read.num_frames == 30 and abs(read.fps - FPS) < 1e-3 and read.names[:3] == ["Hips", "LHipJoint", "LeftUpLeg"]
     doc = json.loads((out / "clip_motion.json").read_text())
     assert doc["num_frames"] == 30 and sum(doc["found"]) >= 27 and doc["bvh"] == "clip.bvh"
+    assert doc["frames_lost"] == 30 - sum(doc["found"])
     assert (out / "clip_overlay.webm").stat().st_size > 1000
 
     # The written motion is the smoothed one, smoother than the raw estimate, and it still swings.

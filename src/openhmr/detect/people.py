@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 import torch
 
+from openhmr.detect.mediapipe import Detection, box_from_points
 from openhmr.detect.pose_detector import MIN_SCORE, PoseDetector
 from openhmr.detect.pose_landmarks import MIN_POSE_SCORE, LandmarkNetwork
 from openhmr.detect.regions import Region
@@ -23,13 +24,26 @@ from openhmr.detect.regions import Region
 class FoundPerson:
     """score: the detector's; region: where the whole body would be (image pixels, upright);
     landmarks (33, 4): image pixels x, y, visibility, presence (MediaPipe's 33, ``mediapipe33``);
-    world (33, 3) metres; pose_score: the landmark network's belief that a person is there."""
+    world (33, 3) metres; pose_score: the landmark network's belief that a person is there;
+    auxiliary (2, 2): image pixels of the hips' centre and the body's scale point (the next
+    video frame's region, :mod:`openhmr.detect.tracking`)."""
 
     score: float
     region: Region
     landmarks: np.ndarray
     world: np.ndarray
     pose_score: float
+    auxiliary: np.ndarray
+
+    def detection(self, width: int, height: int, min_visibility: float = 0.5) -> Detection | None:
+        """As ``predict`` takes people: the tight box of the landmarks seen (clipped to the
+        image), with the landmarks as 2D evidence (``mediapipe33``: pixels + visibility)."""
+        seen = self.landmarks[self.landmarks[:, 2] >= min_visibility, :2]
+        box = box_from_points(seen, width, height)
+        if box is None:
+            return None
+        return Detection(box, float(self.landmarks[self.landmarks[:, 2] >= min_visibility, 2].mean()), self.landmarks[:, :3].copy(),
+                         "mediapipe33")  # fmt: skip
 
 
 class PeopleFinder:
@@ -52,7 +66,8 @@ class PeopleFinder:
             kept = []
             for d in found:
                 if marks.pose_score[i] >= self.min_pose_score:
-                    kept.append(FoundPerson(d.score, d.region, marks.points[i], marks.world[i], float(marks.pose_score[i])))
+                    kept.append(FoundPerson(d.score, d.region, marks.points[i], marks.world[i], float(marks.pose_score[i]),
+                                            marks.auxiliary[i]))  # fmt: skip
                 i += 1
             people.append(kept)
         return people

@@ -30,11 +30,13 @@ MIN_POSE_SCORE = 0.5
 @dataclasses.dataclass
 class RegionLandmarks:
     """For N regions: points (N, 33, 4) image pixels x, y, visibility, presence in [0, 1];
-    world (N, 33, 3) metres; pose_score (N,)."""
+    world (N, 33, 3) metres; pose_score (N,); auxiliary (N, 2, 2) image pixels: the hips'
+    centre and the body's scale point, from which the next frame's region is drawn."""
 
     points: np.ndarray
     world: np.ndarray
     pose_score: np.ndarray
+    auxiliary: np.ndarray
 
 
 class LandmarkNetwork(nn.Module):
@@ -67,14 +69,14 @@ class LandmarkNetwork(nn.Module):
     def on_regions(self, pairs: list[tuple[np.ndarray, Region]]) -> RegionLandmarks:
         """The landmarks of each (RGB uint8 image (H, W, 3), region) pair, in one batch."""
         if not pairs:
-            return RegionLandmarks(np.zeros((0, BODY_POINTS, 4)), np.zeros((0, BODY_POINTS, 3)), np.zeros(0))
+            return RegionLandmarks(np.zeros((0, BODY_POINTS, 4)), np.zeros((0, BODY_POINTS, 3)), np.zeros(0), np.zeros((0, 2, 2)))
         crops = np.stack([region.crop(image, INPUT_RES) for image, region in pairs])
         tensor = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
         points, world, score = (t.numpy() for t in self(tensor))
-        points = points[:, :BODY_POINTS]
         for i, (_, region) in enumerate(pairs):
             points[i, :, :2] = region.to_image(points[i, :, :2], INPUT_RES)
-        return RegionLandmarks(points, world[:, :BODY_POINTS], score)
+        auxiliary = points[:, BODY_POINTS : BODY_POINTS + 2, :2]
+        return RegionLandmarks(points[:, :BODY_POINTS], world[:, :BODY_POINTS], score, auxiliary)
 
 
 def refine_on_heatmaps(xy: torch.Tensor, heatmaps: torch.Tensor) -> torch.Tensor:

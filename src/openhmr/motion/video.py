@@ -35,22 +35,42 @@ def video_fps(path: Path) -> float:
     return fps if 0 < fps < 1000 else 30.0
 
 
+def tracked_boxes(model):
+    """``boxes(frame) -> [Detection]`` following people from frame to frame by their landmarks'
+    regions, as MediaPipe Pose does in video (:mod:`openhmr.detect.tracking`); the model's own
+    detector per frame when the model has none or the PyTorch detector cannot load."""
+    if model.detector is None:
+        return model.detect
+    from openhmr.detect.people import PeopleFinder
+    from openhmr.detect.tracking import RegionTracker
+
+    tracker = RegionTracker(PeopleFinder())
+
+    def boxes(frame: np.ndarray) -> list[Detection]:
+        found = (p.detection(frame.shape[1], frame.shape[0]) for p in tracker(frame))
+        return [d for d in found if d is not None]
+
+    return boxes
+
+
 def estimate(model, path: Path, boxes_for=None, focal_length: float | None = None, refine: str | None = None,
-             progress: bool = True, max_frames: int | None = None) -> tuple[BodyMotion, np.ndarray, list]:
+             progress: bool = True, max_frames: int | None = None, tracking: bool = True) -> tuple[BodyMotion, np.ndarray, list]:
     """Every frame of the video at ``path`` -> the followed person's raw :class:`BodyMotion`,
     the camera K (3, 3) and each frame's box (None where nobody was followed).
-    ``boxes_for(image) -> [Detection]`` replaces the detector (a fixed --bbox, say); a video of
-    more than ``max_frames`` frames is refused (:class:`ImageError`)."""
+    ``boxes_for(image) -> [Detection]`` replaces the detector (a fixed --bbox, say); otherwise
+    people are followed by their landmarks' regions (``tracking``; False: the detector on every
+    frame). A video of more than ``max_frames`` frames is refused (:class:`ImageError`)."""
     from openhmr.predict.inputs import video_frames
 
     fps = video_fps(path)
     follower = Follower(patience=max(1, round(fps)))  # a second without the person: start again
     rotmats, translations, shapes, boxes, K = [], [], [], [], None
+    boxes_for = boxes_for or (tracked_boxes(model) if tracking else model.detect)
     frames = video_frames(path, 1)
     for index, (_, image) in enumerate(tqdm(frames, desc=f"{path.name}", unit="frame", disable=not progress, leave=False)):
         if max_frames is not None and index >= max_frames:
             raise ImageError(f"longer than {max_frames} frames")
-        picked = follower(boxes_for(image) if boxes_for else model.detect(image))
+        picked = follower(boxes_for(image))
         boxes.append(picked.bbox if picked else None)
         if picked is None:
             for seen in (rotmats, translations, shapes):
@@ -158,6 +178,7 @@ def motion_document(body, motion: BodyMotion, raw_found: np.ndarray, boxes: list
         "shape": r(motion.shape, 5),
         "K": r(K, 4),
         "found": [bool(f) for f in raw_found],
+        "frames_lost": int((~np.asarray(raw_found, dtype=bool)).sum()),
         "bbox": [None if b is None else r(b, 2) for b in boxes],
         "pose": r(matrix_to_axis_angle(motion.rotmats.float()), 5),
         "translation": r(motion.translation, 5),
