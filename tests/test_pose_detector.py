@@ -148,14 +148,15 @@ def test_the_tracker_follows_a_moving_person_with_one_detection(finder):
         return frame
 
     tracker = RegionTracker(finder)
-    noses = []
+    faces = []
     for step in range(5):
         people = tracker(shifted(6 * step))
         assert len(people) == 1
-        noses.append(people[0].landmarks[0, 0])
+        faces.append(people[0].landmarks[:11, 0].mean())  # nose, eyes, ears, mouth
     assert tracker.stats.detector_runs == 1 and tracker.stats.lost_frames == 0
-    # The face moved 24 px; the landmarks follow (each frame's region differs, so they jitter a
-    # few pixels on this sensitive photo: measured 2.5-8 px per 6 px step).
-    assert abs((noses[-1] - noses[0]) - 24) < 6 and np.all(np.diff(noses) > 0)
+    # The face moved 24 px and the landmarks follow it, every step. Each frame's region differs,
+    # and on this chest-up photo the landmarks are sensitive to it: measured 19.7-22.0 px in
+    # all, 2-8 px a step, with one and two threads.
+    assert np.all(np.diff(faces) > 0) and abs((faces[-1] - faces[0]) - 24) < 8
     assert tracker(np.zeros_like(photo)) == [] and tracker.stats.lost_frames == 1
     assert len(tracker(photo)) == 1 and tracker.stats.detector_runs == 3  # lost: the detector looks again
