@@ -34,6 +34,7 @@ class FoundPerson:
     world: np.ndarray
     pose_score: float
     auxiliary: np.ndarray
+    mask: np.ndarray | None = None  # (H, W) float32 in [0, 1]: the person's probability, when asked for
 
     def detection(self, width: int, height: int, min_visibility: float = 0.5) -> Detection | None:
         """As ``predict`` takes people: the tight box of the landmarks seen (clipped to the
@@ -50,9 +51,11 @@ class PeopleFinder:
     """``finder.find(images)``: the people of each RGB uint8 image (H, W, 3), best first."""
 
     def __init__(self, variant: str = "full", min_score: float = MIN_SCORE, min_pose_score: float = MIN_POSE_SCORE,
-                 max_people: int | None = None, tiles: int = 1):  # fmt: skip
+                 max_people: int | None = None, tiles: int = 1, masks: bool = False):  # fmt: skip
+        """``masks``: also each person's mask (the landmark network's segmentation, as
+        MediaPipe Pose's ``enable_segmentation`` gives it)."""
         self.detector = PoseDetector.from_file()
-        self.network = LandmarkNetwork.from_file(variant)
+        self.network = LandmarkNetwork.from_file(variant, segmentation=masks)
         self.min_score, self.min_pose_score, self.max_people, self.tiles = min_score, min_pose_score, max_people, tiles
 
     @torch.no_grad()
@@ -66,8 +69,9 @@ class PeopleFinder:
             kept = []
             for d in found:
                 if marks.pose_score[i] >= self.min_pose_score:
+                    mask = None if marks.masks is None else marks.masks[i]
                     kept.append(FoundPerson(d.score, d.region, marks.points[i], marks.world[i], float(marks.pose_score[i]),
-                                            marks.auxiliary[i]))  # fmt: skip
+                                            marks.auxiliary[i], mask))  # fmt: skip
                 i += 1
             people.append(kept)
         return people

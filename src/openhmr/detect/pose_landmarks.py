@@ -7,6 +7,8 @@ region's 256² crop (all regions in one batch), decoded as MediaPipe Pose decode
   centres, and so do we: the points land where MediaPipe's do);
 - crop pixels go back to the image through the region.
 The pose score says whether a person is in the crop (MediaPipe keeps the landmarks from 0.5).
+With ``segmentation=True`` the network's person mask comes too, squashed and warped back onto
+the image as MediaPipe Pose returns it (``enable_segmentation``).
 """
 
 from __future__ import annotations
@@ -37,33 +39,39 @@ class RegionLandmarks:
     world: np.ndarray
     pose_score: np.ndarray
     auxiliary: np.ndarray
+    masks: list[np.ndarray] | None = None  # (H, W) float32 in [0, 1] per region, with segmentation
 
 
 class LandmarkNetwork(nn.Module):
     """``net.on_regions([(image, region), ...])``: MediaPipe's landmarks of each region."""
 
-    def __init__(self, graph: TFLiteGraph):
+    def __init__(self, graph: TFLiteGraph, segmentation: bool = False):
         super().__init__()
-        self.graph = graph
+        self.graph, self.segmentation = graph, segmentation
 
     @classmethod
-    def from_file(cls, variant_or_path: str = "full") -> LandmarkNetwork:
+    def from_file(cls, variant_or_path: str = "full", segmentation: bool = False) -> LandmarkNetwork:
         """BlazePose ``full`` / ``heavy`` (or a ``.tflite`` path), keeping the landmark,
-        score, heatmap and world outputs (not the segmentation)."""
+        score, heatmap and world outputs, and the segmentation when asked (it costs its
+        decoder)."""
         path = landmark_model_path(variant_or_path) if variant_or_path in ("full", "heavy") else variant_or_path
         graph = read_tflite(path)
         sizes = {tuple(graph.tensors[i].shape[1:]): i for i in graph.outputs}
         outputs = [sizes[(5 * NUM_LANDMARKS,)], sizes[(1,)], sizes[(64, 64, NUM_LANDMARKS)], sizes[(3 * NUM_LANDMARKS,)]]
-        return cls(TFLiteGraph.from_file(path, outputs).eval())
+        if segmentation:
+            outputs.append(sizes[(INPUT_RES, INPUT_RES, 1)])
+        return cls(TFLiteGraph.from_file(path, outputs).eval(), segmentation)
 
-    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """crops (N, 3, 256, 256) RGB in [0, 1] -> points (N, 39, 4) crop pixels x, y,
-        visibility, presence (refined on the heatmaps), world (N, 39, 3), pose_score (N,)."""
-        raw, score, heatmaps, world = self.graph(crops)
+        visibility, presence (refined on the heatmaps), world (N, 39, 3), pose_score (N,), and
+        with segmentation the person's probability (N, 256, 256)."""
+        raw, score, heatmaps, world, *mask = self.graph(crops)
         values = raw.reshape(-1, NUM_LANDMARKS, 5)
         xy = refine_on_heatmaps(values[..., :2], heatmaps)
         points = torch.cat([xy, torch.sigmoid(values[..., 3:5])], -1)
-        return points, world.reshape(-1, NUM_LANDMARKS, 3), score.reshape(-1)
+        outputs = (points, world.reshape(-1, NUM_LANDMARKS, 3), score.reshape(-1))
+        return outputs + (torch.sigmoid(mask[0][:, 0]),) if mask else outputs
 
     @torch.no_grad()
     def on_regions(self, pairs: list[tuple[np.ndarray, Region]]) -> RegionLandmarks:
@@ -72,11 +80,14 @@ class LandmarkNetwork(nn.Module):
             return RegionLandmarks(np.zeros((0, BODY_POINTS, 4)), np.zeros((0, BODY_POINTS, 3)), np.zeros(0), np.zeros((0, 2, 2)))
         crops = np.stack([region.crop(image, INPUT_RES) for image, region in pairs])
         tensor = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
-        points, world, score = (t.numpy() for t in self(tensor))
+        points, world, score, *crop_masks = (t.numpy() for t in self(tensor))
         for i, (_, region) in enumerate(pairs):
             points[i, :, :2] = region.to_image(points[i, :, :2], INPUT_RES)
         auxiliary = points[:, BODY_POINTS : BODY_POINTS + 2, :2]
-        return RegionLandmarks(points[:, :BODY_POINTS], world[:, :BODY_POINTS], score, auxiliary)
+        masks = None
+        if crop_masks:  # each region's mask back onto its image (zero outside the region)
+            masks = [region.uncrop(mask, image.shape[1], image.shape[0]) for (image, region), mask in zip(pairs, crop_masks[0])]
+        return RegionLandmarks(points[:, :BODY_POINTS], world[:, :BODY_POINTS], score, auxiliary, masks)
 
 
 def refine_on_heatmaps(xy: torch.Tensor, heatmaps: torch.Tensor) -> torch.Tensor:

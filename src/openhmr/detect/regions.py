@@ -42,6 +42,13 @@ class Region:
         border = cv2.BORDER_REPLICATE if repeat_border else cv2.BORDER_CONSTANT
         return cv2.warpPerspective(image, self.matrix(res), (res, res), flags=cv2.INTER_LINEAR, borderMode=border)
 
+    def uncrop(self, values: np.ndarray, width: int, height: int) -> np.ndarray:
+        """A (res, res) float map over this region's crop -> (height, width) over the image
+        (bilinear; 0 outside the region)."""
+        inverse = np.linalg.inv(self.matrix(values.shape[0]))
+        return cv2.warpPerspective(values.astype(np.float32), inverse, (width, height), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
+
     def to_image(self, points: np.ndarray, res: int) -> np.ndarray:
         """Crop pixels (..., 2) of a ``res``² crop -> image pixels (..., 2)."""
         u = points / res - 0.5
