@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--synth-limit", type=int, default=50, help="synthetic test people (default: 50)")
     parser.add_argument("--eft-limit", type=int, default=20, help="LSP people also refined by eft (it is slower)")
     parser.add_argument("--out", help="also write the JSON here")
+    parser.add_argument("--detector", default="mediapipe", choices=("mediapipe", "blazepose"),
+                        help="who finds the landmarks and mask on each crop for the fit (default: MediaPipe Pose)")
     parser.add_argument("settings", nargs="*", help="FitSettings overrides, e.g. iterations=40 optimiser=adam")
     args = parser.parse_args()
     torch.set_num_threads(1)  # one person per call, as a user on a shared machine runs it
@@ -72,11 +74,11 @@ def main() -> None:
     from openhmr.predict.predictor import load_model
 
     torch.manual_seed(0)
-    model = load_model(args.checkpoint)
+    model = load_model(args.checkpoint, detector=args.detector)
     model.fit_settings = FitSettings.parse(args.settings)
     checkpoint = Path(model.checkpoint).resolve()
     shown = checkpoint.relative_to(ROOT) if checkpoint.is_relative_to(ROOT) else checkpoint.name  # no machine paths
-    result: dict = {"checkpoint": str(shown), "threads": torch.get_num_threads(), "settings": args.settings}
+    result: dict = {"checkpoint": str(shown), "threads": torch.get_num_threads(), "settings": args.settings, "detector": args.detector}
     coco17 = kp.convention_names("coco17")
     limbs17 = [coco17.index(j) for j in PCK_JOINTS]
 

@@ -183,3 +183,24 @@ def test_person_masks_match_mediapipe_pose_s_segmentation():
         a, b = ours[0].mask > 0.5, np.asarray(theirs) > 0.5
         ious.append((a & b).sum() / (a | b).sum())
     assert len(ious) >= 8 and np.median(ious) > 0.97 and min(ious) > 0.9, np.round(ious, 3)
+
+
+def test_predict_with_the_pytorch_detector_finds_and_refines_like_mediapipe():
+    """``load_model(detector="blazepose")``: the same box as MediaPipe Pose's on the astronaut,
+    and refinement fits to the rebuilt pipeline's landmarks and mask on the crop."""
+    pytest.importorskip("mediapipe")
+    from openhmr.predict.predictor import load_model
+
+    image = _rgb(EXAMPLES / "astronaut.jpg")
+    ours = load_model(detector="blazepose")
+    theirs = load_model(detector="mediapipe")
+    (a,), (b,) = ours.detect(image), theirs.detect(image)
+    x0, y0 = max(a.bbox[0], b.bbox[0]), max(a.bbox[1], b.bbox[1])
+    x1, y1 = min(a.bbox[0] + a.bbox[2], b.bbox[0] + b.bbox[2]), min(a.bbox[1] + a.bbox[3], b.bbox[1] + b.bbox[3])
+    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    assert inter / (a.bbox[2] * a.bbox[3] + b.bbox[2] * b.bbox[3] - inter) > 0.9
+    assert a.keypoint_convention == "mediapipe33" and a.keypoints.shape == (33, 3)
+    refined = ours.predict(image, refine="fit").people[0]
+    assert refined.refined and refined.reprojection_error_px[1] < refined.reprojection_error_px[0] / 2
+    marks, mask = ours.detector.landmarks_and_mask(image)
+    assert marks.shape == (33, 3) and mask.shape == image.shape[:2] and 0.05 < (mask > 0.5).mean() < 0.9

@@ -49,6 +49,9 @@ def add_parser(commands) -> None:
     predict.add_argument("--bbox", help="x,y,w,h: the person's box in pixels, for every input (no detector)")
     predict.add_argument("--keypoints", help="OpenPose or COCO keypoint JSON, or a folder of OpenPose <stem>_keypoints.json files, to take people's boxes from")
     predict.add_argument("--no-detector", action="store_true", help="skip MediaPipe: the whole image is the box")
+    predict.add_argument("--detector", default="mediapipe", choices=("mediapipe", "blazepose"),
+                         help="who finds people: MediaPipe Pose (default) or its pipeline rebuilt in PyTorch "
+                              "(every person in one pass; also the landmarks and masks --refine fits to)")
     predict.add_argument("--refine", choices=("fit", "eft"),
                          help="fit each body to its 2D evidence (MediaPipe's landmarks, or --keypoints): "
                               "'fit' optimises the body, 'eft' fine-tunes the network on the person; kept only when it helps")
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     needs_mediapipe = not (bbox or args.keypoints or args.no_detector) or (args.refine and not args.keypoints)
     if args.runtime == "onnx" and args.device != "cpu":
         raise OpenHMRError("--runtime onnx runs on the CPU; leave --device at cpu.")
-    model = load_model(args.checkpoint, args.body_model, args.device, "mediapipe" if needs_mediapipe else None, args.batch_size,
+    model = load_model(args.checkpoint, args.body_model, args.device, args.detector if needs_mediapipe else None, args.batch_size,
                        args.runtime)  # fmt: skip
     job = PredictJob(out_dir, bbox, keypoints, args.focal, args.refine, args.save_mesh, args.side_view, video_step,
                      args.smoothing, progress=not args.quiet)  # fmt: skip

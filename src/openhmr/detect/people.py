@@ -75,3 +75,37 @@ class PeopleFinder:
                 i += 1
             people.append(kept)
         return people
+
+
+class BlazePoseDetector:
+    """:class:`openhmr.detect.mediapipe.MediaPipeDetector`'s interface on the PyTorch rebuild:
+    ``detector(image)`` -> a :class:`Detection` per person (the tight box of the landmarks
+    seen, the landmarks as evidence), every person in one pass; ``landmarks`` and
+    ``landmarks_and_mask`` of the most prominent person, as MediaPipe Pose gives them."""
+
+    def __init__(self, max_people: int = 4, min_visibility: float = 0.5):
+        self.finder = PeopleFinder(max_people=max_people)
+        self._with_masks = None  # a second finder with the segmentation decoder, made on first use
+        self.min_visibility = min_visibility
+
+    def __call__(self, image: np.ndarray) -> list[Detection]:
+        height, width = image.shape[:2]
+        found = (p.detection(width, height, self.min_visibility) for p in self.finder.find([image])[0])
+        return [d for d in found if d is not None]
+
+    def landmarks(self, image: np.ndarray) -> np.ndarray | None:
+        """(33, 3) pixels + visibility of the best person, or None."""
+        people = self.finder.find([image])[0]
+        return people[0].landmarks[:, :3].copy() if people else None
+
+    def landmarks_and_mask(self, image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The best person's landmarks (as :meth:`landmarks`) and mask (H, W) in [0, 1]."""
+        if self._with_masks is None:
+            self._with_masks = PeopleFinder(max_people=1, masks=True)
+        people = self._with_masks.find([image])[0]
+        if not people:
+            return None, None
+        return people[0].landmarks[:, :3].copy(), people[0].mask
+
+    def close(self) -> None:
+        pass

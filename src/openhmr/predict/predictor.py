@@ -20,6 +20,7 @@ from openhmr.body import keypoints as kp
 from openhmr.body import load_body_model
 from openhmr.body.base import BodyModel
 from openhmr.detect.mediapipe import Detection, MediaPipeDetector
+from openhmr.detect.people import BlazePoseDetector
 from openhmr.errors import OpenHMRError
 from openhmr.fit import FitSettings, FullImageCamera, Priors, Refiner
 from openhmr.geometry.camera import CROP_RES, crop_cam_to_full, intrinsics
@@ -108,6 +109,9 @@ def _rounded(values: np.ndarray, decimals: int):
     return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
 
 
+DETECTORS = ("mediapipe", "blazepose")
+
+
 class Model:
     """A trained HMR with its body model and (optionally) a person detector."""
 
@@ -150,10 +154,12 @@ class Model:
 
     @property
     def detector(self):
-        """MediaPipe, created on first use (None when unavailable: whole-image fallback)."""
-        if self._detector is None and self._detector_choice == "mediapipe":
+        """The person detector, created on first use: "mediapipe" (MediaPipe Pose) or
+        "blazepose" (its PyTorch rebuild, :class:`openhmr.detect.people.BlazePoseDetector`);
+        None when unavailable (whole-image fallback)."""
+        if self._detector is None and self._detector_choice in DETECTORS:
             try:
-                self._detector = MediaPipeDetector()
+                self._detector = MediaPipeDetector() if self._detector_choice == "mediapipe" else BlazePoseDetector()
             except OpenHMRError as e:
                 warnings.warn(f"No person detector ({e}); without --bbox the whole image is used.", stacklevel=2)
                 self._detector_choice = None
@@ -269,10 +275,13 @@ def load_model(
     runtime: str = "torch",
 ) -> Model:
     """A ready :class:`Model`. ``checkpoint``: a weights .safetensors (default: the shipped
-    Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe" or None;
+    Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe",
+    "blazepose" (MediaPipe's pipeline rebuilt in PyTorch: every person in one pass) or None;
     ``runtime``: "torch" or "onnx" (the network through onnxruntime, see :meth:`Model.use_onnx`)."""
     if runtime not in ("torch", "onnx"):
         raise OpenHMRError(f"runtime must be 'torch' or 'onnx', got {runtime!r}.")
+    if detector is not None and detector not in DETECTORS:
+        raise OpenHMRError(f"detector must be one of {', '.join(DETECTORS)} or None, got {detector!r}.")
     if checkpoint is None:
         if not SHIPPED_WEIGHTS.exists():
             raise OpenHMRError(f"No checkpoint given and none shipped at {SHIPPED_WEIGHTS}; pass --checkpoint FILE.")
