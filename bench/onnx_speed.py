@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import torch
@@ -24,13 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def median_ms(fn, rounds: int) -> float:
-    fn()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    """Milliseconds: the benches' one timer (median after two warm-up calls)."""
+    from predict_speed import timed
+
+    return 1000 * timed(fn, rounds)
 
 
 def main() -> None:
