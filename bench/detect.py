@@ -51,26 +51,20 @@ def labelled_people(folder: Path) -> list[tuple[Path, list[dict]]]:
     return out
 
 
-def box_iou(a, b) -> float:
-    """IoU of two x0, y0, x1, y1 boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union if union > 0 else 0.0
-
-
 def match(detections: list[dict], people: list[dict]) -> tuple[int, int, int, int]:
     """detections: {"score", "box", "holds": fn(points (N, 2)) -> bool (N,)} best first;
     people: COCO annotations. Returns (matched, by IoU, people counted, detections counted)."""
     counted = [p for p in people if p["num_keypoints"] >= MIN_KEYPOINTS and not p["iscrowd"]]
     ignored = [p for p in people if p not in counted]
 
+    from openhmr.detect.pose_detector import box_iou
+
     def cover(d, p) -> tuple[float, float]:
         x, y, w, h = p["bbox"]
         kps = np.array(p["keypoints"], dtype=float).reshape(-1, 3)
         labelled = kps[kps[:, 2] > 0, :2]
         share = float(d["holds"](labelled).mean()) if len(labelled) else 0.0
-        return share, box_iou(d["box"], (x, y, x + w, y + h))
+        return share, float(box_iou(np.asarray(d["box"], float), np.array([[x, y, x + w, y + h]]))[0])
 
     taken, matched, by_iou, wasted = set(), 0, 0, 0
     for d in sorted(detections, key=lambda d: -d["score"]):

@@ -38,7 +38,7 @@ def main() -> None:
 
     from openhmr.detect.mediapipe import Detection
     from openhmr.predict.images import load_image
-    from openhmr.predict.onnx import OnnxNetwork, cached_export
+    from openhmr.predict.onnx import FinalTheta, OnnxNetwork, cached_export
     from openhmr.predict.predictor import load_model
 
     model = load_model(args.checkpoint, detector=None)
@@ -49,10 +49,11 @@ def main() -> None:
     crop = model.crops(image, box).images
     result: dict = {"threads": args.threads, "rounds": args.rounds}
     hmr = model.hmr
+    theta_net = FinalTheta(hmr)  # what the ONNX file holds, in PyTorch
 
     def torch_theta(crops):
         with torch.no_grad():
-            return hmr.regressor(hmr.encoder(crops), None)[-1]
+            return theta_net(crops)[0]
 
     for batch in (1, 8):
         crops = crop.expand(batch, -1, -1, -1).contiguous() + torch.rand(batch, 1, 1, 1) * 0.01

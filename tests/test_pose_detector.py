@@ -61,7 +61,7 @@ def test_region_crops_and_points_share_one_map():
     assert np.allclose(transform_points(image_points, region.matrix(256)), crop_points, atol=1e-3)
     # The crop's pixel (0, 0) reads the region's top-left corner (MediaPipe's convention).
     image = np.zeros((200, 300, 3), np.uint8)
-    x, y = np.round(region.corners()[0]).astype(int)
+    x, y = np.round(region.to_image(np.zeros(2), 256)).astype(int)  # its top-left corner
     image[y - 1 : y + 2, x - 1 : x + 2] = 255
     assert region.crop(image, 256)[:3, :3].max() > 0 and region.crop(image, 256)[-3:, -3:].max() == 0
 
@@ -106,7 +106,7 @@ def test_the_astronaut_s_region_continues_below_the_frame(finder):
     """A chest-up photo: the detector still says where the whole body would be."""
     image = _rgb(EXAMPLES / "astronaut.jpg")
     person = finder.find([image])[0][0]
-    corners = person.region.corners()
+    corners = person.region.to_image(np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), 1)
     assert corners[:, 1].max() > 1.5 * image.shape[0]
     nose, hips = person.landmarks[0, :2], person.landmarks[[23, 24], :2].mean(0)
     assert 0 < nose[1] < image.shape[0] / 2 and hips[1] > image.shape[0]  # head in the photo, hips below it
@@ -194,6 +194,9 @@ def test_predict_with_the_pytorch_detector_finds_and_refines_like_mediapipe():
     image = _rgb(EXAMPLES / "astronaut.jpg")
     ours = load_model(detector="blazepose")
     theirs = load_model(detector="mediapipe")
+    from openhmr.detect.people import BlazePoseDetector
+
+    assert isinstance(ours.detector, BlazePoseDetector)
     (a,), (b,) = ours.detect(image), theirs.detect(image)
     x0, y0 = max(a.bbox[0], b.bbox[0]), max(a.bbox[1], b.bbox[1])
     x1, y1 = min(a.bbox[0] + a.bbox[2], b.bbox[0] + b.bbox[2]), min(a.bbox[1] + a.bbox[3], b.bbox[1] + b.bbox[3])

@@ -39,12 +39,11 @@ class FoundPerson:
     def detection(self, width: int, height: int, min_visibility: float = 0.5) -> Detection | None:
         """As ``predict`` takes people: the tight box of the landmarks seen (clipped to the
         image), with the landmarks as 2D evidence (``mediapipe33``: pixels + visibility)."""
-        seen = self.landmarks[self.landmarks[:, 2] >= min_visibility, :2]
-        box = box_from_points(seen, width, height)
+        seen = self.landmarks[self.landmarks[:, 2] >= min_visibility]
+        box = box_from_points(seen[:, :2], width, height)
         if box is None:
             return None
-        return Detection(box, float(self.landmarks[self.landmarks[:, 2] >= min_visibility, 2].mean()), self.landmarks[:, :3].copy(),
-                         "mediapipe33")  # fmt: skip
+        return Detection(box, float(seen[:, 2].mean()), self.landmarks[:, :3].copy(), "mediapipe33")
 
 
 class PeopleFinder:
@@ -63,18 +62,21 @@ class PeopleFinder:
         detections = self.detector.detect(images, self.min_score, self.tiles)
         if self.max_people is not None:
             detections = [found[: self.max_people] for found in detections]
-        marks = self.network.on_regions([(image, d.region) for image, found in zip(images, detections) for d in found])
-        people, i = [], 0
-        for found in detections:
-            kept = []
-            for d in found:
-                if marks.pose_score[i] >= self.min_pose_score:
-                    mask = None if marks.masks is None else marks.masks[i]
-                    kept.append(FoundPerson(d.score, d.region, marks.points[i], marks.world[i], float(marks.pose_score[i]),
-                                            marks.auxiliary[i], mask))  # fmt: skip
-                i += 1
-            people.append(kept)
-        return people
+        looked = iter(self.look([(image, d.region) for image, found in zip(images, detections) for d in found],
+                                [d.score for found in detections for d in found]))  # fmt: skip
+        return [[p for p in (next(looked) for _ in found) if p is not None] for found in detections]
+
+    @torch.no_grad()
+    def look(self, pairs: list[tuple[np.ndarray, Region]], scores: list[float]) -> list[FoundPerson | None]:
+        """The person in each (image, region) pair, with its detector ``score``; None where the
+        landmark network says nobody is there."""
+        marks = self.network.on_regions(pairs)
+        return [
+            FoundPerson(score, region, marks.points[i], marks.world[i], float(marks.pose_score[i]), marks.auxiliary[i],
+                        None if marks.masks is None else marks.masks[i])
+            if marks.pose_score[i] >= self.min_pose_score else None
+            for i, ((_, region), score) in enumerate(zip(pairs, scores))
+        ]  # fmt: skip
 
 
 class BlazePoseDetector:

@@ -57,10 +57,6 @@ class Region:
         y = (sin * u[..., 0] + cos * u[..., 1]) * self.size + self.y
         return np.stack([x, y], axis=-1)
 
-    def corners(self) -> np.ndarray:
-        """(4, 2) image pixels: top-left, top-right, bottom-right, bottom-left of the region."""
-        return self.to_image(np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), 1)
-
 
 # MediaPipe's margin around the circle its detector draws about the body (pose_detection_to_roi).
 BODY_REGION_SCALE = 1.25

@@ -37,19 +37,11 @@ class RegionTracker:
     def __call__(self, frame: np.ndarray) -> list[FoundPerson]:
         self.stats.frames += 1
         people = []
-        if self.regions:
-            marks = self.finder.network.on_regions([(frame, region) for region in self.regions])
-            people = [
-                FoundPerson(1.0, region, marks.points[i], marks.world[i], float(marks.pose_score[i]), marks.auxiliary[i])
-                for i, region in enumerate(self.regions) if marks.pose_score[i] >= self.finder.min_pose_score
-            ]  # fmt: skip
+        if self.regions:  # followed, not detected: no detector score
+            people = [p for p in self.finder.look([(frame, r) for r in self.regions], [1.0] * len(self.regions)) if p]
         if not people:
             self.stats.detector_runs += 1
             people = self.finder.find([frame])[0][: self.max_people]
         self.stats.lost_frames += not people
         self.regions = [body_region(p.auxiliary[0], p.auxiliary[1]) for p in people]
         return people
-
-    def reset(self) -> None:
-        """Forget the followed people: the next frame starts with the detector."""
-        self.regions = []

@@ -1,8 +1,8 @@
 """Fit bodies to 2D targets, starting from the network's estimate (SMPLify started as SPIN does).
 
-Optimised for a batch of people at once, each on their own: the crop camera (its scale through log, so it stays positive),
-global orientation and body pose (axis-angle), shape (through the body's bounds, as the network
-outputs it). Stage 1 moves only camera and orientation, on the torso; stage 2 moves everything.
+Optimised for a batch of people at once, each on their own: the crop camera (its scale
+through log, so it stays positive), global orientation and body pose (axis-angle), shape
+(through the body's bounds, as the network outputs it). Stage 1 moves only camera and orientation, on the torso; stage 2 moves everything.
 Every person has their own line search and stopping test (:mod:`openhmr.fit.lbfgs`), so a
 person's fit does not depend on who else is in the batch. A fit is kept only when
 it lowers the reprojection error (or, with a mask, raises the mask's IoU at nearly the same

@@ -33,8 +33,8 @@ class FitSettings:
     optimiser: str = "lbfgs"  # or "adam"
     camera_iterations: int = 10  # stage 1: camera and global orientation on the torso
     iterations: int = 150  # stage 2: everything
-    # L-BFGS stops early once a step changes the summed cost by less than this (PyTorch's own
-    # default, 1e-9, never stops a fit here: all 150 iterations ran).
+    # L-BFGS stops a person early once a step changes their cost (or any of their values) by
+    # less than this (1e-9, PyTorch's own default, never stopped a fit here: all 150 ran).
     tolerance: float = 1e-9
     adam_lr: float = 0.02
     sigma_px: float = 20.0  # Geman-McClure scale, crop pixels (224² crop)

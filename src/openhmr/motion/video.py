@@ -37,8 +37,8 @@ def video_fps(path: Path) -> float:
 
 def tracked_boxes(model):
     """``boxes(frame) -> [Detection]`` following people from frame to frame by their landmarks'
-    regions, as MediaPipe Pose does in video (:mod:`openhmr.detect.tracking`); the model's own
-    detector per frame when the model has none or the PyTorch detector cannot load."""
+    regions, as MediaPipe Pose does in video (:mod:`openhmr.detect.tracking`, which reads
+    MediaPipe's own model files); when the model has no detector, its whole-image fallback."""
     if model.detector is None:
         return model.detect
     from openhmr.detect.people import PeopleFinder
