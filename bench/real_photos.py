@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--synth-test", default=str(ROOT / "runs" / "data" / "test" / "annotations.npz"),
                         help="held-out synthetic annotations (rendered by `openhmr train`; skipped when absent)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N people of each set (quick checks)")
+    parser.add_argument("--skip-real", action="store_true", help="only the synthetic test set")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
 
@@ -59,6 +60,8 @@ def main() -> None:
     start = time.perf_counter()
     for key, spec, protocol in (("lsp_test", f"{data / 'lsp'}:test", "lsp"),
                                 ("coco_val", str(data / "coco-mini" / "person_keypoints_val2017.json"), "coco")):  # fmt: skip
+        if args.skip_real:
+            break
         metrics = evaluate_2d(hmr, limited(read_eval_set(spec, protocol)), protocol)
         result[f"{key}_pck05"], result[f"{key}_pck10"] = metrics["pck05"], metrics["pck10"]
         result[f"{key}_people"] = metrics["num_images"]

@@ -77,7 +77,7 @@ def test_photo_backgrounds_are_cropped_from_the_folder(tmp_path, bank_path, anny
 
     (tmp_path / "photos").mkdir()
     Image.fromarray(np.full((300, 400, 3), [200, 30, 30], np.uint8)).save(tmp_path / "photos" / "red.png")
-    generate(bank_path, 1, tmp_path / "out", res=64, backgrounds=tmp_path / "photos", progress=False)
+    generate(bank_path, 1, tmp_path / "out", res=64, backgrounds=tmp_path / "photos", progress=False, look="plain")
     image = np.asarray(Image.open(tmp_path / "out" / "images" / "0000000.jpg")).astype(int)
     corner = image[:6, :6].reshape(-1, 3).mean(0)
     assert abs(corner[0] - 200) < 25 and corner[1] < 60  # a red photo behind the body

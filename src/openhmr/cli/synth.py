@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import CROP_RES
+
+LOOKS = ("photo", "plain")
+# The development data's backdrops (see the README's data section), used when present.
+DEFAULT_BACKGROUNDS = "../shared/data/backgrounds"
 
 
 def add_parser(commands) -> None:
@@ -21,7 +27,11 @@ def add_parser(commands) -> None:
     synth.add_argument("--out", required=True, help="output folder")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     synth.add_argument("--res", type=int, default=CROP_RES, help=f"image size in pixels (default: {CROP_RES})")
-    synth.add_argument("--backgrounds", help="folder of photos to crop backgrounds from (default: procedural)")
+    synth.add_argument("--look", choices=LOOKS, default="photo",
+                       help="photo: skin tones, hair, patterned clothes, key and fill light, real backdrops, lenses, cuts, "
+                            "a second person, blur, noise and JPEG; plain: the first sets' flat look (default: photo)")
+    synth.add_argument("--backgrounds", help=f"folder of photos without people to crop backdrops from (default: {DEFAULT_BACKGROUNDS} "
+                                             "when it exists, else procedural gradients)")
     synth.add_argument("--clip", help="render a video instead: --num consecutive frames of this bank clip (name or number) "
                                       "in one scene, also written as OUT/clip.mp4 (make the bank with --min-degrees 0 to keep every frame)")
     synth.add_argument("--clip-step", type=int, default=1, help="with --clip: take every Nth bank frame (default: 1)")
@@ -39,7 +49,11 @@ def run(args: argparse.Namespace) -> int:
     from openhmr.io import writable_folder
 
     writable_folder(args.out)
-    path = generate(args.poses, args.num, args.out, seed=args.seed, res=args.res, backgrounds=args.backgrounds,
-                    clip=args.clip, clip_step=args.clip_step, fps=args.fps)
+    backgrounds = args.backgrounds
+    if backgrounds is None and Path(DEFAULT_BACKGROUNDS).is_dir():
+        backgrounds = DEFAULT_BACKGROUNDS
+        print(f"backdrops: photos under {backgrounds}", file=sys.stderr)
+    path = generate(args.poses, args.num, args.out, seed=args.seed, res=args.res, backgrounds=backgrounds,
+                    clip=args.clip, clip_step=args.clip_step, fps=args.fps, look=args.look)
     print(path)
     return 0

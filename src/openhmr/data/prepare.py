@@ -17,12 +17,14 @@ SPLIT = {"train": 0.7, "test": 0.15, "discriminator": 0.15}
 
 def prepare_synthetic(
     poses: str | Path, out: str | Path, num_train: int, num_test: int, seed: int = 0, res: int = CROP_RES,
-    progress: bool = True,
+    progress: bool = True, look: str = "photo", backgrounds: str | Path | None = None,
 ) -> dict[str, Path]:
-    """Writes ``out/banks/{train,test,discriminator}.npz`` and ``out/{train,test}/annotations.npz``;
+    """Writes ``out/banks/{train,test,discriminator}.npz`` and ``out/{train,test}/annotations.npz``
+    (``out/{train,test}-photo/`` in the ``photo`` look, so both looks share a bank split);
     returns their paths under the keys ``train``, ``test``, ``discriminator``, ``train_bank``,
     ``test_bank``. Every seed but 0 gets its own experiment in ``out/seed<N>/`` (its own clip
-    split and renders), so that runs of different seeds share no random draw."""
+    split and renders), so that runs of different seeds share no random draw. ``look`` and
+    ``backgrounds``: see :func:`openhmr.data.synth.generate`."""
     from openhmr.data.synth import generate
 
     out = Path(out) if seed == 0 else Path(out) / f"seed{seed}"
@@ -37,10 +39,12 @@ def prepare_synthetic(
         for name, part in split_clips(bank, SPLIT, seed).items():
             part.save(banks[name])
     paths = {"discriminator": banks["discriminator"], "train_bank": banks["train"], "test_bank": banks["test"]}
+    suffix = "" if look == "plain" else f"-{look}"
     for name, num, offset in (("train", num_train, 0), ("test", num_test, 1)):
-        annotations = out / name / "annotations.npz"
+        annotations = out / (name + suffix) / "annotations.npz"
         if not annotations.exists() or _count(annotations) != num:
-            generate(banks[name], num, out / name, seed=seed * 2 + offset, res=res, progress=progress)
+            generate(banks[name], num, out / (name + suffix), seed=seed * 2 + offset, res=res, progress=progress, look=look,
+                     backgrounds=backgrounds)
         paths[name] = annotations
     return paths
 

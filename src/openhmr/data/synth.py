@@ -2,9 +2,13 @@
 
 Every image is a pure function of (seed, index): pose from the bank, phenotype from Anny's
 shape distribution (children to elderly), a turn about the vertical and a small tilt, a
-weak-perspective camera with focal jitter (sometimes pushing the body past the border),
-clothes-like colours per body part, a procedural or photographic background, and sometimes
-an occluding box. So an interrupted run resumes by skipping the images already on disk
+weak-perspective camera with focal jitter (sometimes pushing the body past the border), and
+one of two looks. ``plain`` (the first sets): clothes-like colours per body part, one light,
+a procedural or photographic background, sometimes an occluding box. ``photo``: skin tones,
+hair, clothes with sleeves and patterns (:mod:`openhmr.data.synth_look`), key + fill +
+ambient light matched to a real backdrop, wide to tele lenses and camera pitch, cuts at the
+knees, hips or chest, a second person beside, behind or in front, and the camera's blur,
+noise and JPEG (:mod:`openhmr.data.photo_effects`). So an interrupted run resumes by skipping the images already on disk
 (their labels are recomputed, without rendering), and no half-written image ever exists
 (atomic writes). Labels follow SPIN's fields (see :func:`generate`).
 """
@@ -18,6 +22,7 @@ import numpy as np
 import torch
 
 from openhmr.body.anny_body import AnnyBody
+from openhmr.data import photo_effects, synth_look
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import (
     CROP_RES,
@@ -58,6 +63,32 @@ class Scene:
     light: tuple[float, np.ndarray]  # intensity, direction (3,) the light travels, camera axes
     background_seed: int
     occluder: tuple[float, float, float, float] | None  # x0, y0, x1, y1 in [0, 1]
+    photo: PhotoLook | None = None  # the ``photo`` look's extras; None: the ``plain`` look
+
+
+LOOKS = ("plain", "photo")
+CUTS = {"knees": (13, 14), "hips": (11, 12), "chest": (5, 6, 11, 12)}  # COCO-23 keypoints whose mean height is cut
+
+
+@dataclasses.dataclass
+class Companion:
+    """A second person in the picture: beside, behind or partly in front of the labelled one."""
+
+    pose_index: int
+    global_orient: torch.Tensor  # (3,)
+    shape: torch.Tensor  # (6,)
+    offset: np.ndarray  # (3,) metres from the labelled person's root, camera axes
+    outfit: synth_look.Outfit
+
+
+@dataclasses.dataclass
+class PhotoLook:
+    outfit: synth_look.Outfit
+    light_seed: int  # the lighting is drawn at render time, matched to the backdrop
+    effects: photo_effects.Effects
+    cut: str | None  # a key of CUTS: the frame's lower edge at that height of the body
+    companion: Companion | None
+    procedural_backdrop: bool  # True: a gradient even when photos are given
 
 
 def sample_scene(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor) -> Scene:
@@ -79,6 +110,38 @@ def sample_scene(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor) 
         occluder = (x, y, x + rng.uniform(0.1, 0.4), y + rng.uniform(0.1, 0.4))
     focal = float(rng.uniform(1000.0, 5000.0))
     return Scene(index, global_orient, shape, cam, focal, colours, stripes, light, int(rng.integers(2**31)), occluder)
+
+
+def sample_photo_scene(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor, other_shape) -> Scene:
+    """A scene in the ``photo`` look; ``other_shape(rng)`` draws a second person's shape."""
+    yaw = rng.uniform(-np.pi, np.pi)
+    pitch, roll = rng.normal(np.radians(5.0), np.radians(12.0)), rng.normal(0.0, np.radians(4.0))
+    turn = axis_angle_to_matrix(torch.tensor([pitch, yaw, roll], dtype=torch.float32))
+    index = int(rng.integers(len(bank)))
+    global_orient = matrix_to_axis_angle(turn @ axis_angle_to_matrix(torch.from_numpy(bank.global_orient[index])))
+    cam = torch.tensor([rng.uniform(0.7, 1.0), *rng.normal(0.0, 0.06, 2)], dtype=torch.float32)
+    focal = float(np.exp(rng.uniform(np.log(250.0), np.log(5000.0))))  # wide (about 24 mm) to tele
+    cut = str(rng.choice(list(CUTS), p=[0.4, 0.35, 0.25])) if rng.random() < 0.2 else None
+    occluder = None
+    if rng.random() < 0.15:
+        x, y = rng.uniform(0.0, 0.8, 2)
+        occluder = (x, y, x + rng.uniform(0.1, 0.35), y + rng.uniform(0.1, 0.35))
+    companion = None
+    if rng.random() < 0.15:
+        where = rng.choice(["beside", "behind", "front"])
+        side = rng.choice([-1.0, 1.0])
+        dx, dz = {"beside": (rng.uniform(0.45, 0.9), rng.uniform(-0.2, 0.6)), "behind": (rng.uniform(0.0, 0.7), rng.uniform(1.0, 4.0)),
+                  "front": (rng.uniform(0.35, 0.6), -rng.uniform(0.4, 0.9))}[where]
+        other = int(rng.integers(len(bank)))
+        other_turn = axis_angle_to_matrix(torch.tensor([0.0, rng.uniform(-np.pi, np.pi), 0.0], dtype=torch.float32))
+        other_shape_ = other_shape(rng)
+        companion = Companion(other, matrix_to_axis_angle(other_turn @ axis_angle_to_matrix(torch.from_numpy(bank.global_orient[other]))),
+                              other_shape_, np.array([side * dx, rng.normal(0.0, 0.05), dz]),
+                              synth_look.sample_outfit(rng, float(other_shape_[1])))
+    photo = PhotoLook(synth_look.sample_outfit(rng, float(shape[1])), int(rng.integers(2**31)), photo_effects.sample_effects(rng),
+                      cut, companion, bool(rng.random() < 0.15))
+    return Scene(index, global_orient, shape, cam, focal, np.zeros((4, 3)), None, (0.0, np.zeros(3)), int(rng.integers(2**31)),
+                 occluder, photo)
 
 
 def background(seed: int, res: int, photos: list[Path]) -> np.ndarray:
@@ -122,6 +185,7 @@ class SynthRenderer:
         dominant = body.dominant_joints()
         self.part = np.array([_PART_OF_BONE.get(body.joint_names[int(b)], 0) for b in dominant])
         self.face_part = face_parts(body)  # for the part masks
+        self.regions = synth_look.BodyRegions(body)  # skin, hair, clothes: the ``photo`` look
         self.renderer = pyrender.OffscreenRenderer(res, res)
         self.renew_every, self.renders = renew_every, 0
 
@@ -158,9 +222,33 @@ class SynthRenderer:
         colour, depth = self._draw(scene)
         return colour[..., :3], depth
 
+    def render_photo(self, people: list[tuple[np.ndarray, np.ndarray]], K: np.ndarray,
+                     lighting: synth_look.Lighting) -> tuple[np.ndarray, np.ndarray]:
+        """``people``: (camera-frame vertices (V, 3), vertex colours (V, 3) in [0, 1]) each ->
+        colour (res, res, 3) uint8 and depth (res, res), 0 = empty; key, fill and ambient light."""
+        import trimesh
+
+        from openhmr.render import light_pose
+
+        pr = self.pyrender
+        scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=lighting.ambient)
+        for vertices, colours in people:
+            mesh = trimesh.Trimesh(vertices * np.array([1.0, -1.0, -1.0]), self.body.faces.numpy(), process=False)
+            mesh.visual.vertex_colors = (np.c_[np.clip(colours, 0, 1), np.ones(len(colours))] * 255).astype(np.uint8)
+            scene.add(pr.Mesh.from_trimesh(mesh, smooth=True))
+        scene.add(pr.IntrinsicsCamera(K[0, 0], K[1, 1], K[0, 2], K[1, 2], zfar=1e4), pose=np.eye(4))
+        for intensity, direction, colour in (lighting.key, lighting.fill):
+            scene.add(pr.DirectionalLight(color=colour, intensity=intensity), pose=light_pose(direction * np.array([1.0, -1.0, -1.0])))
+        colour, depth = self._draw(scene)
+        return colour[..., :3], depth
+
     def render_parts(self, vertices: np.ndarray, K: np.ndarray) -> np.ndarray:
         """Camera-frame vertices (V, 3) -> part labels (res, res) uint8: 0 background, 1 + the
         index in :data:`openhmr.body.parts.PART_NAMES` (flat colours, no lighting)."""
+        return self.render_parts_and_depth(vertices, K)[0]
+
+    def render_parts_and_depth(self, vertices: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`render_parts` and the depth buffer (res, res), 0 = empty."""
         import trimesh
 
         pr = self.pyrender
@@ -172,22 +260,51 @@ class SynthRenderer:
         scene.add(pr.IntrinsicsCamera(K[0, 0], K[1, 1], K[0, 2], K[1, 2], zfar=1e4), pose=np.eye(4))
         colour, depth = self._draw(scene, flags=pr.RenderFlags.FLAT)
         labels = np.rint(colour[..., 0] / PART_CODE_STEP).astype(np.uint8)
-        return np.where(depth > 0, labels, 0).astype(np.uint8)
+        return np.where(depth > 0, labels, 0).astype(np.uint8), depth
 
     def close(self):
         self.renderer.delete()
 
 
 def scene_labels(body: AnnyBody, bank: PoseBank, scene: Scene, res: int):
-    """Vertices, keypoints and joints (camera frame, translated), pixel keypoints, K."""
+    """Vertices, keypoints and joints (camera frame, translated), pixel keypoints, K, and the
+    second person's vertices (or None)."""
     with torch.no_grad():
         out = body(scene.global_orient[None], torch.from_numpy(bank.body_pose[scene.pose_index])[None], scene.shape[None])
-    translation = weak_to_translation(scene.cam[None], torch.tensor([scene.focal]), res)[0]
     keypoints, _ = out.keypoints_as(KEYPOINTS)
+    cam = scene.cam
+    if scene.photo is not None and scene.photo.cut is not None:
+        cam = cut_camera(out.vertices[0], keypoints[0], scene.photo.cut, cam)
+    translation = weak_to_translation(cam[None], torch.tensor([scene.focal]), res)[0]
     K = intrinsics(torch.tensor(scene.focal), torch.tensor([res / 2, res / 2]))
     kp_cam = keypoints[0] + translation
     pixels = perspective_project(kp_cam[None], torch.zeros(1, 3), K[None])[0]
-    return out.vertices[0] + translation, kp_cam, out.joints[0] + translation, pixels, K
+    others = None
+    if scene.photo is not None and scene.photo.companion is not None:
+        others = companion_vertices(body, bank, scene.photo.companion, translation)
+    return out.vertices[0] + translation, kp_cam, out.joints[0] + translation, pixels, K, others
+
+
+def cut_camera(vertices: torch.Tensor, keypoints: torch.Tensor, cut: str, cam: torch.Tensor) -> torch.Tensor:
+    """The weak-perspective camera (3,) that frames the body (root-relative ``vertices`` (V, 3),
+    ``keypoints`` (23, 3)) from the top of the head, 5 % below the upper edge, down to the
+    height of ``cut`` (a key of :data:`CUTS`) at the lower edge, as a photo cut there would;
+    ``cam`` unchanged when that height is not below the head (people upside down)."""
+    top = float(vertices[:, 1].min())
+    bottom = float(keypoints[list(CUTS[cut]), 1].mean())
+    if bottom - top < 0.2:
+        return cam
+    # pixel = (s (y + ty) + 1) res / 2 at the root's depth: the top at 0.05 res, the cut at res.
+    s = 1.9 / (bottom - top)
+    return torch.stack([torch.tensor(s), cam[1], torch.tensor(-0.9 / s - top)]).float()
+
+
+def companion_vertices(body: AnnyBody, bank: PoseBank, companion: Companion, translation: torch.Tensor) -> torch.Tensor:
+    """(V, 3) the second person's camera-frame vertices: their root ``companion.offset`` from
+    the labelled person's (``translation`` (3,))."""
+    with torch.no_grad():
+        out = body(companion.global_orient[None], torch.from_numpy(bank.body_pose[companion.pose_index])[None], companion.shape[None])
+    return out.vertices[0] + translation + torch.from_numpy(companion.offset).float()
 
 
 def visibility(pixels: np.ndarray, depths: np.ndarray, depth_map: np.ndarray | None, scene: Scene, res: int) -> np.ndarray:
@@ -230,6 +347,7 @@ def generate(
     clip: str | None = None,
     clip_step: int = 1,
     fps: float = 30.0,
+    look: str = "photo",
 ) -> Path:
     """Render ``num`` images into ``out/images`` and write ``out/annotations.npz`` with
     ``imgname, center, scale, part (N, 23, 3)`` pixels + visibility and ``S (N, 23, 4)``
@@ -240,12 +358,18 @@ def generate(
     (``images/<n>.mask.png``, one byte per pixel: 0 background, 1 + the part's index in
     :data:`openhmr.body.parts.PART_NAMES`; the occluder cut out).
 
+    ``look``: ``photo`` (default) or ``plain`` (see the module's docstring); ``backgrounds``
+    a folder of photos without people to crop backdrops from (the ``photo`` look still draws
+    15 % procedural ones).
+
     ``clip`` (a clip name of the bank, or its number): instead, a video of ``num`` consecutive
     frames of that clip (every ``clip_step``-th bank frame) in one scene, also written as
     ``out/clip.mp4`` at ``fps``; the annotations gain ``fps``."""
     from anny.shape_distribution import SimpleShapeDistribution
     from tqdm import tqdm
 
+    if look not in LOOKS:
+        raise OpenHMRError(f"Unknown look {look!r}; choose one of {', '.join(LOOKS)}.")
     bank = PoseBank.load(poses)
     if bank.body_model != "anny":
         raise OpenHMRError(f"{poses} holds {bank.body_model} poses; the generator renders the Anny body.")
@@ -266,6 +390,8 @@ def generate(
     if clip is None:
         def scene_of(i: int) -> Scene:
             rng = np.random.default_rng([seed, i])
+            if look == "photo":
+                return sample_photo_scene(rng, bank, sampled_shape(rng), sampled_shape)
             return sample_scene(rng, bank, sampled_shape(rng))
     else:
         rng = np.random.default_rng([seed])
@@ -278,7 +404,7 @@ def generate(
     try:
         for i in tqdm(range(num), desc="synth", unit="img", disable=not progress):
             scene = scene_of(i)
-            vertices, kp_cam, joints, pixels, K = scene_labels(body, bank, scene, res)
+            vertices, kp_cam, joints, pixels, K, others = scene_labels(body, bank, scene, res)
             name, mask_name = f"images/{i:07d}.jpg", f"images/{i:07d}.mask.png"
             # Visibility needs the depth buffer, so it is stored (before the image) for resuming.
             vis_path = out / "images" / f".{i:07d}.vis.npy"
@@ -286,10 +412,14 @@ def generate(
                 vis = np.load(vis_path)
             else:
                 renderer = renderer or SynthRenderer(body, res)
-                vis = _render_image(renderer, vertices, K, scene, pixels, kp_cam, res, photos, out / name, vis_path)
+                vis = _render_image(renderer, vertices, others, K, scene, pixels, kp_cam, res, photos, out / name, vis_path)
             if not (out / mask_name).exists():
                 renderer = renderer or SynthRenderer(body, res)
-                write_mask(out / mask_name, renderer.render_parts(vertices.numpy(), K.numpy()), scene.occluder)
+                labels, depth = renderer.render_parts_and_depth(vertices.numpy(), K.numpy())
+                if others is not None:  # the second person hides what lies behind them
+                    _, in_front = renderer.render_parts_and_depth(others.numpy(), K.numpy())
+                    labels[(in_front > 0) & ((depth == 0) | (in_front < depth))] = 0
+                write_mask(out / mask_name, labels, scene.occluder)
             fields["imgname"].append(name)
             fields["maskname"].append(mask_name)
             fields["part"].append(np.c_[pixels.numpy(), vis])
@@ -321,22 +451,50 @@ def generate(
     return path
 
 
-def _render_image(renderer: SynthRenderer, vertices, K, scene: Scene, pixels, kp_cam, res: int, photos: list[Path],
+def _render_image(renderer: SynthRenderer, vertices, others, K, scene: Scene, pixels, kp_cam, res: int, photos: list[Path],
                   image_path: Path, vis_path: Path) -> np.ndarray:
     """Render, composite and write one image and its keypoint visibility; returns it (K,)."""
     from PIL import Image
 
-    colour, depth = renderer.render(vertices.numpy(), K.numpy(), scene)
+    quality = 92
+    if scene.photo is None:
+        colour, depth = renderer.render(vertices.numpy(), K.numpy(), scene)
+        image = np.where((depth > 0)[..., None], colour, background(scene.background_seed, res, photos))
+        if scene.occluder is not None:
+            x0, y0, x1, y1 = (np.array(scene.occluder) * res).astype(int).tolist()
+            image[y0:y1, x0:x1] = np.random.default_rng(scene.background_seed).uniform(0, 255, 3).astype(np.uint8)
+    else:
+        image, depth = _render_photo(renderer, vertices, others, K, scene, res, photos)
+        quality = scene.photo.effects.jpeg_quality
     vis = visibility(pixels.numpy(), kp_cam[:, 2].numpy(), depth, scene, res)
-    image = np.where((depth > 0)[..., None], colour, background(scene.background_seed, res, photos))
-    if scene.occluder is not None:
-        x0, y0, x1, y1 = (np.array(scene.occluder) * res).astype(int).tolist()
-        image[y0:y1, x0:x1] = np.random.default_rng(scene.background_seed).uniform(0, 255, 3).astype(np.uint8)
     with atomic_path(vis_path) as tmp, open(tmp, "wb") as f:
         np.save(f, vis)
     with atomic_path(image_path) as tmp:
-        Image.fromarray(image.astype(np.uint8)).save(tmp, format="JPEG", quality=92)
+        Image.fromarray(image.astype(np.uint8)).save(tmp, format="JPEG", quality=quality)
     return vis
+
+
+def _render_photo(renderer: SynthRenderer, vertices, others, K, scene: Scene, res: int, photos: list[Path]):
+    """The ``photo`` look: (res, res, 3) uint8 image and the depth (res, res) of everyone drawn."""
+    look = scene.photo
+    rng = np.random.default_rng(scene.background_seed)
+    if photos and not look.procedural_backdrop:
+        backdrop = photo_effects.photo_backdrop(rng, photos[int(rng.integers(len(photos)))], res)
+    else:
+        backdrop = background(scene.background_seed, res, [])
+    lighting = synth_look.sample_lighting(np.random.default_rng(look.light_seed), backdrop.reshape(-1, 3).mean(0) / 255.0)
+    people = [(vertices.numpy(), synth_look.vertex_colours(renderer.regions, look.outfit))]
+    if others is not None:
+        people.append((others.numpy(), synth_look.vertex_colours(renderer.regions, look.companion.outfit)))
+    colour, depth = renderer.render_photo(people, K.numpy(), lighting)
+    covered = depth > 0
+    if scene.occluder is not None:  # an object in front: a patch of another backdrop
+        x0, y0, x1, y1 = (np.array(scene.occluder) * res).astype(int).tolist()
+        patch = photo_effects.photo_backdrop(rng, photos[int(rng.integers(len(photos)))], res) if photos else \
+            np.broadcast_to(rng.uniform(0, 255, 3).astype(np.uint8), (res, res, 3))
+        colour, covered = colour.copy(), covered.copy()
+        colour[y0:y1, x0:x1], covered[y0:y1, x0:x1] = patch[y0:y1, x0:x1], True
+    return photo_effects.composite(colour, covered, backdrop, look.effects, rng), depth
 
 
 def write_mask(path: Path, labels: np.ndarray, occluder: tuple[float, float, float, float] | None) -> Path:

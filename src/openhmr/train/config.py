@@ -50,6 +50,11 @@ class DataConfig(_Settings):
     num_train: _Count = 6000
     num_test: _Count = 600
     res: Annotated[int, Field(ge=32, le=1024)] = CROP_RES
+    # The synthetic set's look (openhmr.data.synth): "photo" (skin, hair, clothes, lights,
+    # real backdrops, camera effects) or "plain" (the first sets); rendered into
+    # work_dir/train-photo (photo) or work_dir/train (plain).
+    synth_look: Literal["plain", "photo"] = "photo"
+    backgrounds: _Text | None = None  # folder of photos without people, the backdrops
     train: _Text | None = None  # SPIN-style annotations .npz
     test: _Text | None = None
     discriminator_poses: _Text | None = None  # pose bank for the discriminator's real samples

@@ -28,7 +28,8 @@ def prepare_data(config: TrainConfig) -> dict[str, Path | None]:
     if d.train is None:
         from openhmr.data.prepare import prepare_synthetic
 
-        paths = prepare_synthetic(d.poses, d.work_dir, d.num_train, d.num_test, seed=config.seed, res=d.res, progress=config.progress)
+        paths = prepare_synthetic(d.poses, d.work_dir, d.num_train, d.num_test, seed=config.seed, res=d.res, progress=config.progress,
+                                  look=d.synth_look, backgrounds=d.backgrounds)
         return {
             "train": paths["train"],
             "test": paths["test"],
