@@ -5,7 +5,7 @@
 Both runs take the recipe in ``--config`` (real photos with 2D labels, synthetic renders with
 3D labels, the mocap discriminator), the same seed, steps, image count and pose split; one
 renders its synthetic set in the ``plain`` look, the other in the ``photo`` look with the
-backdrops in ``--backgrounds``. Each model is scored by ``bench/real_photos.py`` (network
+backdrops in ``--backgrounds`` (and, with ``--photo-poses``, poses from photos). Each model is scored by ``bench/real_photos.py`` (network
 alone, labelled box given) on LSP test, coco-mini val and the synthetic test set of its own
 look; ``synth_pa_mpjpe_cross`` is the plain model on photo-look renders. A run already
 finished is not trained again, an interrupted one resumes from its last checkpoint. Prints
@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--num-train", type=int, default=6000)
     parser.add_argument("--num-test", type=int, default=600)
     parser.add_argument("--backgrounds", default=str(ROOT.parent / "shared" / "data" / "backgrounds"))
+    parser.add_argument("--photo-poses", help="a bank of poses from photos (`openhmr mocap --fits`) for the new set only: "
+                                              "it poses data.photo_pose_share of its images and joins its discriminator's bank")
     parser.add_argument("--work-dir", default="runs/data", help="where both synthetic sets and the feature caches live")
     parser.add_argument("--out-dir", default="runs/synth_realism")
     parser.add_argument("--limit", type=int, help="score only the first N people of each set (quick checks)")
@@ -49,6 +51,8 @@ def main() -> None:
             continue
         command = [sys.executable, "-m", "openhmr", "train", "--config", args.config, *common,
                    f"data.synth_look={look}", f"out_dir={run}"]
+        if look == "photo" and args.photo_poses:
+            command.append(f"data.photo_poses={args.photo_poses}")
         if (run / "checkpoints").is_dir():
             command += ["--resume", str(run)]
         subprocess.run(command, check=True)
@@ -57,7 +61,7 @@ def main() -> None:
     test = {look: Path(args.work_dir) / f"test{suffix[look]}" / "annotations.npz" for look in LOOKS}
     scores = {look: _score(models[look], test[look], args.limit) for look in LOOKS}
     cross = _score(models["plain"], test["photo"], args.limit, synthetic_only=True)
-    result = {"steps": args.steps, "num_train": args.num_train}
+    result = {"steps": args.steps, "num_train": args.num_train, "photo_poses": Path(args.photo_poses).name if args.photo_poses else None}
     for look, name in (("plain", "old"), ("photo", "new")):
         result[f"lsp_test_pck05_{name}"] = scores[look]["lsp_test_pck05"]
         result[f"coco_val_pck05_{name}"] = scores[look]["coco_val_pck05"]

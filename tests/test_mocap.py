@@ -254,3 +254,30 @@ def test_noisy_extremities_do_not_decide_distinctness(anny_body, smpl_body):
     toe = anny_body.joint_names.index("LeftToeBase") - 1
     poses[1:, toe, 0] = torch.linspace(0.5, 2.0, 4)  # a toe flailing alone
     assert distinct_frames(poses, 5.0, deciding_joints(anny_body.joint_names)) == [0]
+
+
+def test_poses_from_photos_keep_good_fits_and_their_mirror_images(tmp_path, anny_body, capsys):
+    """`openhmr mocap --fits`: only good fits within the error join the bank, each with its
+    mirror image, facing the camera; the held-out clips of the mocap stay as they were."""
+    from openhmr.cli import main
+    from openhmr.mocap.pose_bank import PoseBank
+
+    rng = np.random.default_rng(0)
+    pose = rng.normal(0, 0.3, (5, 31 * 3)).astype(np.float32)
+    fits = tmp_path / "lsp_fits.npz"
+    np.savez(fits, pose=pose, good=np.array([1, 1, 0, 1, 1]), fit_error_px=np.array([3.0, 12.0, 2.0, 9.0, 1.0]),
+             body_model=np.array("anny"))
+    out = tmp_path / "bank.npz"
+    assert main(["mocap", "--fits", str(fits), "--max-error-px", "10", "--out", str(out)]) == 0
+    bank = PoseBank.load(out)
+    assert bank.clip_names.tolist() == ["lsp_fits", "lsp_fits-mirrored"]
+    assert len(bank) == 6 and bank.frame[:3].tolist() == [0, 3, 4]  # good and within 10 px
+    assert np.allclose(bank.body_pose[:3], pose[[0, 3, 4]].reshape(3, 31, 3)[:, 1:], atol=1e-6)
+    # The mirror image of the mirrored pose is the fit again.
+    back = anny_body.mirror_pose(torch.from_numpy(bank.global_orient[3:]), torch.from_numpy(bank.body_pose[3:]))[1]
+    assert np.allclose(back.numpy(), bank.body_pose[:3], atol=1e-5)
+    forward = axis_angle_to_matrix(torch.from_numpy(bank.global_orient).double())[:, :, 2]
+    assert np.allclose(forward[:, 0].numpy(), 0.0, atol=1e-5)  # heading removed: facing the camera
+    np.savez(fits, pose=pose, good=np.zeros(5), fit_error_px=np.ones(5), body_model=np.array("anny"))
+    assert main(["mocap", "--fits", str(fits), "--out", str(out)]) != 0
+    assert "No fit" in capsys.readouterr().err

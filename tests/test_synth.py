@@ -103,3 +103,22 @@ def test_the_renderer_starts_a_fresh_context_and_draws_the_same(anny_body):
         assert len(contexts) == 3 and (first > 0).sum() > 50  # renewed twice; the body is drawn
     finally:
         renderer.close()
+
+
+def test_poses_from_photos_pose_their_share_and_join_the_discriminator_but_not_the_test(tmp_path, anny_body):
+    from openhmr.data.prepare import prepare_synthetic
+
+    rng = np.random.default_rng(1)
+    mocap = PoseBank(rng.normal(0, 0.1, (9, 30, 3)).astype(np.float32), np.zeros((9, 3), np.float32), np.repeat([0, 1, 2], 3),
+                     np.array(["walk", "run", "jump"]), np.arange(9), "anny").save(tmp_path / "mocap.npz")  # fmt: skip
+    photos = PoseBank(rng.normal(0, 0.1, (4, 30, 3)).astype(np.float32), np.zeros((4, 3), np.float32), np.zeros(4, np.int64),
+                      np.array(["lsp_fits"]), np.arange(4), "anny").save(tmp_path / "photos.npz")  # fmt: skip
+    paths = prepare_synthetic(mocap, tmp_path / "work", 40, 6, res=32, progress=False, look="plain", photo_poses=photos,
+                              photo_pose_share=0.5)
+    with np.load(paths["train"]) as f:
+        from_photos = f["clip_names"][f["clip_id"]] == "lsp_fits"
+    assert 0.25 < from_photos.mean() < 0.75 and paths["train"].parent.name == "train+photos-0.5"
+    with np.load(paths["test"]) as f:
+        assert "lsp_fits" not in f["clip_names"][f["clip_id"]] and paths["test"].parent.name == "test"
+    discriminator = PoseBank.load(paths["discriminator"])
+    assert "lsp_fits" in discriminator.clip_names.tolist() and len(discriminator) == len(PoseBank.load(paths["discriminator"].parent / "discriminator.npz")) + 4

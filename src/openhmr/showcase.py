@@ -1,10 +1,12 @@
-"""Pose a body model in a named pose and write its mesh and a render (``openhmr body``)."""
+"""Pictures of the body: a named pose as mesh and render (``openhmr body``), pose strips of a
+bank (``openhmr mocap --preview``), keypoint grids of synthetic sets (``openhmr synth --grid``)."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from openhmr.body import load_body_model
@@ -85,3 +87,25 @@ def pose_and_render(
     mesh_path = write_mesh(out_dir / f"body_{pose}.{mesh_format}", vertices.numpy(), body.faces.numpy())
     png_path = write_png(out_dir / f"body_{pose}.png", rgb)
     return [mesh_path, png_path]
+
+
+def synth_grid(annotations: str | Path, out: str | Path, count: int = 16, columns: int = 8) -> Path:
+    """The first ``count`` images of a synthetic set (``annotations.npz`` of ``openhmr synth``)
+    in a grid of ``columns``, their keypoints drawn: green seen, red hidden. Writes ``out`` (JPEG or PNG)."""
+    from PIL import Image, ImageDraw
+
+    annotations = Path(annotations)
+    with np.load(annotations, allow_pickle=False) as f:
+        names, part = f["imgname"][:count], f["part"][:count]
+    tiles = []
+    for name, keypoints in zip(names, part):
+        with Image.open(annotations.parent / str(name)) as im:
+            tile = im.convert("RGB")
+        draw = ImageDraw.Draw(tile)
+        for x, y, seen in keypoints:
+            draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=(40, 220, 40) if seen > 0 else (230, 40, 40))
+        tiles.append(np.asarray(tile))
+    rows = [np.concatenate(tiles[i : i + columns] + [np.zeros_like(tiles[0])] * (columns - len(tiles[i : i + columns])), 1)
+            for i in range(0, len(tiles), columns)]  # fmt: skip
+    Image.fromarray(np.concatenate(rows, 0)).save(out, quality=90)
+    return Path(out)

@@ -36,6 +36,7 @@ def add_parser(commands) -> None:
                                       "in one scene, also written as OUT/clip.mp4 (make the bank with --min-degrees 0 to keep every frame)")
     synth.add_argument("--clip-step", type=int, default=1, help="with --clip: take every Nth bank frame (default: 1)")
     synth.add_argument("--fps", type=float, default=30.0, help="with --clip: the video's frame rate (default: 30)")
+    synth.add_argument("--grid", help="also write the first 16 images, keypoints drawn (green seen, red hidden), as one picture here")
     synth.set_defaults(run=run)
 
 
@@ -56,4 +57,8 @@ def run(args: argparse.Namespace) -> int:
     path = generate(args.poses, args.num, args.out, seed=args.seed, res=args.res, backgrounds=backgrounds,
                     clip=args.clip, clip_step=args.clip_step, fps=args.fps, look=args.look)
     print(path)
+    if args.grid:
+        from openhmr.showcase import synth_grid
+
+        print(synth_grid(path, args.grid))
     return 0

@@ -67,7 +67,7 @@ def composite(body: np.ndarray, covered: np.ndarray, backdrop: np.ndarray, effec
         kernel = np.zeros((length, length), np.float32)
         c = (length - 1) / 2
         for t in np.linspace(-c, c, 2 * length):
-            kernel[int(round(c + t * np.sin(angle))), int(round(c + t * np.cos(angle)))] = 1.0
+            kernel[int(np.rint(c + t * np.sin(angle))), int(np.rint(c + t * np.cos(angle)))] = 1.0
         image = cv2.filter2D(image, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
     if effects.defocus > 0:
         image = cv2.GaussianBlur(image, (0, 0), effects.defocus)

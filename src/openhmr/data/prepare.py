@@ -18,13 +18,17 @@ SPLIT = {"train": 0.7, "test": 0.15, "discriminator": 0.15}
 def prepare_synthetic(
     poses: str | Path, out: str | Path, num_train: int, num_test: int, seed: int = 0, res: int = CROP_RES,
     progress: bool = True, look: str = "photo", backgrounds: str | Path | None = None,
+    photo_poses: str | Path | None = None, photo_pose_share: float = 0.3,
 ) -> dict[str, Path]:
     """Writes ``out/banks/{train,test,discriminator}.npz`` and ``out/{train,test}/annotations.npz``
     (``out/{train,test}-photo/`` in the ``photo`` look, so both looks share a bank split);
     returns their paths under the keys ``train``, ``test``, ``discriminator``, ``train_bank``,
     ``test_bank``. Every seed but 0 gets its own experiment in ``out/seed<N>/`` (its own clip
     split and renders), so that runs of different seeds share no random draw. ``look`` and
-    ``backgrounds``: see :func:`openhmr.data.synth.generate`."""
+    ``backgrounds``: see :func:`openhmr.data.synth.generate`. ``photo_poses`` (a bank of poses
+    from photos) poses ``photo_pose_share`` of the training images (rendered into
+    ``train-<look>+<bank name>-<share>``) and joins the discriminator's bank
+    (``banks/discriminator+<bank name>.npz``); the test set stays mocap only."""
     from openhmr.data.synth import generate
 
     out = Path(out) if seed == 0 else Path(out) / f"seed{seed}"
@@ -40,11 +44,18 @@ def prepare_synthetic(
             part.save(banks[name])
     paths = {"discriminator": banks["discriminator"], "train_bank": banks["train"], "test_bank": banks["test"]}
     suffix = "" if look == "plain" else f"-{look}"
+    extra = {"train": photo_poses if photo_poses and photo_pose_share > 0 else None, "test": None}
+    if extra["train"]:
+        name = Path(photo_poses).stem
+        paths["discriminator"] = out / "banks" / f"discriminator+{name}.npz"
+        if not paths["discriminator"].exists():
+            PoseBank.concatenate([PoseBank.load(banks["discriminator"]), PoseBank.load(photo_poses)]).save(paths["discriminator"])
     for name, num, offset in (("train", num_train, 0), ("test", num_test, 1)):
-        annotations = out / (name + suffix) / "annotations.npz"
+        folder = name + suffix + (f"+{Path(extra[name]).stem}-{photo_pose_share:g}" if extra[name] else "")
+        annotations = out / folder / "annotations.npz"
         if not annotations.exists() or _count(annotations) != num:
-            generate(banks[name], num, out / (name + suffix), seed=seed * 2 + offset, res=res, progress=progress, look=look,
-                     backgrounds=backgrounds)
+            generate(banks[name], num, out / folder, seed=seed * 2 + offset, res=res, progress=progress, look=look,
+                     backgrounds=backgrounds, extra_poses=extra[name], extra_share=photo_pose_share)
         paths[name] = annotations
     return paths
 

@@ -91,11 +91,12 @@ class PhotoLook:
     procedural_backdrop: bool  # True: a gradient even when photos are given
 
 
-def sample_scene(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor) -> Scene:
+def sample_scene(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor, pick=None) -> Scene:
+    """A scene in the ``plain`` look; ``pick(rng)`` chooses the bank index (default: uniform)."""
     yaw = rng.uniform(-np.pi, np.pi)
     tilt = rng.normal(0.0, np.radians(8.0), 2)
     turn = axis_angle_to_matrix(torch.tensor([tilt[0], yaw, tilt[1]], dtype=torch.float32))
-    index = int(rng.integers(len(bank)))
+    index = int(rng.integers(len(bank))) if pick is None else pick(rng)
     global_orient = matrix_to_axis_angle(turn @ axis_angle_to_matrix(torch.from_numpy(bank.global_orient[index])))
     spread = 0.35 if rng.random() < 0.1 else 0.08  # one image in ten is truncated at the border
     cam = torch.tensor([rng.uniform(0.75, 1.0), *rng.normal(0.0, spread, 2)], dtype=torch.float32)
@@ -112,12 +113,14 @@ def sample_scene(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor) 
     return Scene(index, global_orient, shape, cam, focal, colours, stripes, light, int(rng.integers(2**31)), occluder)
 
 
-def sample_photo_scene(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor, other_shape) -> Scene:
-    """A scene in the ``photo`` look; ``other_shape(rng)`` draws a second person's shape."""
+def sample_photo_scene(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor, other_shape, pick=None) -> Scene:
+    """A scene in the ``photo`` look; ``other_shape(rng)`` draws a second person's shape,
+    ``pick(rng)`` a bank index (default: uniform)."""
+    pick = pick or (lambda r: int(r.integers(len(bank))))
     yaw = rng.uniform(-np.pi, np.pi)
     pitch, roll = rng.normal(np.radians(5.0), np.radians(12.0)), rng.normal(0.0, np.radians(4.0))
     turn = axis_angle_to_matrix(torch.tensor([pitch, yaw, roll], dtype=torch.float32))
-    index = int(rng.integers(len(bank)))
+    index = pick(rng)
     global_orient = matrix_to_axis_angle(turn @ axis_angle_to_matrix(torch.from_numpy(bank.global_orient[index])))
     cam = torch.tensor([rng.uniform(0.7, 1.0), *rng.normal(0.0, 0.06, 2)], dtype=torch.float32)
     focal = float(np.exp(rng.uniform(np.log(250.0), np.log(5000.0))))  # wide (about 24 mm) to tele
@@ -130,9 +133,9 @@ def sample_photo_scene(rng: np.random.Generator, bank: PoseBank, shape: torch.Te
     if rng.random() < 0.15:
         where = rng.choice(["beside", "behind", "front"])
         side = rng.choice([-1.0, 1.0])
-        dx, dz = {"beside": (rng.uniform(0.45, 0.9), rng.uniform(-0.2, 0.6)), "behind": (rng.uniform(0.0, 0.7), rng.uniform(1.0, 4.0)),
+        dx, dz = {"beside": (rng.uniform(0.45, 0.9), rng.uniform(0.0, 0.6)), "behind": (rng.uniform(0.0, 0.7), rng.uniform(1.0, 4.0)),
                   "front": (rng.uniform(0.35, 0.6), -rng.uniform(0.4, 0.9))}[where]
-        other = int(rng.integers(len(bank)))
+        other = pick(rng)
         other_turn = axis_angle_to_matrix(torch.tensor([0.0, rng.uniform(-np.pi, np.pi), 0.0], dtype=torch.float32))
         other_shape_ = other_shape(rng)
         companion = Companion(other, matrix_to_axis_angle(other_turn @ axis_angle_to_matrix(torch.from_numpy(bank.global_orient[other]))),
@@ -348,6 +351,8 @@ def generate(
     clip_step: int = 1,
     fps: float = 30.0,
     look: str = "photo",
+    extra_poses: str | Path | None = None,
+    extra_share: float = 0.3,
 ) -> Path:
     """Render ``num`` images into ``out/images`` and write ``out/annotations.npz`` with
     ``imgname, center, scale, part (N, 23, 3)`` pixels + visibility and ``S (N, 23, 4)``
@@ -360,7 +365,9 @@ def generate(
 
     ``look``: ``photo`` (default) or ``plain`` (see the module's docstring); ``backgrounds``
     a folder of photos without people to crop backdrops from (the ``photo`` look still draws
-    15 % procedural ones).
+    15 % procedural ones). ``extra_poses``: a second bank (e.g. poses from photos, see
+    :mod:`openhmr.mocap.photo_poses`) that poses ``extra_share`` of the images; its clips
+    follow those of ``poses`` in ``clip_names``.
 
     ``clip`` (a clip name of the bank, or its number): instead, a video of ``num`` consecutive
     frames of that clip (every ``clip_step``-th bank frame) in one scene, also written as
@@ -371,6 +378,16 @@ def generate(
     if look not in LOOKS:
         raise OpenHMRError(f"Unknown look {look!r}; choose one of {', '.join(LOOKS)}.")
     bank = PoseBank.load(poses)
+    pick = None
+    if extra_poses is not None and extra_share > 0:
+        extra = PoseBank.load(extra_poses)
+        if extra.body_model != bank.body_model:
+            raise OpenHMRError(f"{extra_poses} holds {extra.body_model} poses, {poses} {bank.body_model} ones.")
+        main_count, extra_count = len(bank), len(extra)
+        bank = PoseBank.concatenate([bank, extra])
+
+        def pick(rng: np.random.Generator) -> int:
+            return main_count + int(rng.integers(extra_count)) if rng.random() < extra_share else int(rng.integers(main_count))
     if bank.body_model != "anny":
         raise OpenHMRError(f"{poses} holds {bank.body_model} poses; the generator renders the Anny body.")
     photos = []
@@ -391,8 +408,8 @@ def generate(
         def scene_of(i: int) -> Scene:
             rng = np.random.default_rng([seed, i])
             if look == "photo":
-                return sample_photo_scene(rng, bank, sampled_shape(rng), sampled_shape)
-            return sample_scene(rng, bank, sampled_shape(rng))
+                return sample_photo_scene(rng, bank, sampled_shape(rng), sampled_shape, pick)
+            return sample_scene(rng, bank, sampled_shape(rng), pick)
     else:
         rng = np.random.default_rng([seed])
         scenes = clip_scenes(rng, bank, sampled_shape(rng), clip_frames(bank, clip, num, clip_step))
@@ -415,11 +432,7 @@ def generate(
                 vis = _render_image(renderer, vertices, others, K, scene, pixels, kp_cam, res, photos, out / name, vis_path)
             if not (out / mask_name).exists():
                 renderer = renderer or SynthRenderer(body, res)
-                labels, depth = renderer.render_parts_and_depth(vertices.numpy(), K.numpy())
-                if others is not None:  # the second person hides what lies behind them
-                    _, in_front = renderer.render_parts_and_depth(others.numpy(), K.numpy())
-                    labels[(in_front > 0) & ((depth == 0) | (in_front < depth))] = 0
-                write_mask(out / mask_name, labels, scene.occluder)
+                write_mask(out / mask_name, visible_parts(renderer, vertices, others, K), scene.occluder)
             fields["imgname"].append(name)
             fields["maskname"].append(mask_name)
             fields["part"].append(np.c_[pixels.numpy(), vis])
@@ -495,6 +508,16 @@ def _render_photo(renderer: SynthRenderer, vertices, others, K, scene: Scene, re
         colour, covered = colour.copy(), covered.copy()
         colour[y0:y1, x0:x1], covered[y0:y1, x0:x1] = patch[y0:y1, x0:x1], True
     return photo_effects.composite(colour, covered, backdrop, look.effects, rng), depth
+
+
+def visible_parts(renderer: SynthRenderer, vertices: torch.Tensor, others: torch.Tensor | None, K: torch.Tensor) -> np.ndarray:
+    """(res, res) uint8 part labels of the person (vertices (V, 3)) where no second person
+    (``others`` (V, 3) or None) stands in front."""
+    labels, depth = renderer.render_parts_and_depth(vertices.numpy(), K.numpy())
+    if others is not None:
+        _, in_front = renderer.render_parts_and_depth(others.numpy(), K.numpy())
+        labels[(in_front > 0) & (in_front < depth)] = 0
+    return labels
 
 
 def write_mask(path: Path, labels: np.ndarray, occluder: tuple[float, float, float, float] | None) -> Path:

@@ -173,9 +173,12 @@ class BodyRegions:
         head_top, head_back = rest[head, 1].min(), rest[head, 2].max()
         brow = head_top + 0.38 * (rest[bone == "Head", 1].max() - head_top)
         centre_z = rest[bone == "Head", 2].mean()
-        hair = head & ((rest[:, 1] < brow) | ((rest[:, 2] > centre_z + 0.2 * (head_back - centre_z)) & (rest[:, 1] < brow + 0.12)))
+        hairline = head_top + 0.5 * (brow - head_top)  # the forehead stays bare
+        front = rest[:, 2] < centre_z
+        above = np.where(front, rest[:, 1] < hairline, rest[:, 1] < brow)
+        hair = head & (above | ((rest[:, 2] > centre_z + 0.2 * (head_back - centre_z)) & (rest[:, 1] < brow + 0.12)))
         region[hair] = HAIR
-        region[head & (rest[:, 1] < brow)] = CROWN  # what a cap covers
+        region[head & above] = CROWN  # what a cap covers
         self.region, self.rest = region, rest
 
 

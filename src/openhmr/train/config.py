@@ -55,6 +55,10 @@ class DataConfig(_Settings):
     # work_dir/train-photo (photo) or work_dir/train (plain).
     synth_look: Literal["plain", "photo"] = "photo"
     backgrounds: _Text | None = None  # folder of photos without people, the backdrops
+    # Poses from photos (`openhmr mocap --fits`): they pose `photo_pose_share` of the synthetic
+    # training images and join the discriminator's bank; the test clips stay mocap only.
+    photo_poses: _Text | None = None
+    photo_pose_share: _Share = 0.3
     train: _Text | None = None  # SPIN-style annotations .npz
     test: _Text | None = None
     discriminator_poses: _Text | None = None  # pose bank for the discriminator's real samples

@@ -29,7 +29,8 @@ def prepare_data(config: TrainConfig) -> dict[str, Path | None]:
         from openhmr.data.prepare import prepare_synthetic
 
         paths = prepare_synthetic(d.poses, d.work_dir, d.num_train, d.num_test, seed=config.seed, res=d.res, progress=config.progress,
-                                  look=d.synth_look, backgrounds=d.backgrounds)
+                                  look=d.synth_look, backgrounds=d.backgrounds, photo_poses=d.photo_poses,
+                                  photo_pose_share=d.photo_pose_share)
         return {
             "train": paths["train"],
             "test": paths["test"],
