@@ -1,9 +1,12 @@
-"""Synthetic-image generator speed: `openhmr synth` on a small pose bank, one process.
+"""Synthetic-image generator speed: `openhmr synth` on a small pose bank, one process, each
+renderer in the same run.
 
-Usage: python bench/synth_speed.py [--num 200] [--res 224] [--poses BANK.npz]
+Usage: python bench/synth_speed.py [--num 200] [--res 224] [--poses BANK.npz] [--look photo|plain]
+       [--backgrounds ../shared/data/backgrounds] [--renderers moderngl,pyrender]
 Without --poses a bank of random poses is written first. Reports whole-run throughput
-(rendering, labels, JPEG writes); ``per_core`` divides by the machine's core count, since
-OSMesa's rasteriser and torch may both use every core. Prints a JSON line last.
+(labels, rendering, compositing, JPEG and mask writes) per renderer; ``per_core`` divides by
+the machine's core count, since Mesa's rasterisers and torch may both use every core, and
+``speedup`` is the first renderer's rate over the last's. Prints a JSON line last.
 """
 
 from __future__ import annotations
@@ -17,12 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num", type=int, default=200)
     parser.add_argument("--res", type=int, default=224)
     parser.add_argument("--poses")
+    parser.add_argument("--look", default="photo")
+    parser.add_argument("--backgrounds", default=str(ROOT.parent / "shared" / "data" / "backgrounds"),
+                        help="backdrop photos (procedural backdrops when the folder is absent)")
+    parser.add_argument("--renderers", default="moderngl,pyrender")
     args = parser.parse_args()
 
     from openhmr.data.synth import generate
@@ -37,13 +46,21 @@ def main() -> None:
             rng.normal(0, 0.2, (n, 30, 3)).astype(np.float32), np.zeros((n, 3), np.float32), np.zeros(n, np.int64),
             np.array(["random"]), np.arange(n), "anny",
         ).save(work / "bank.npz")  # fmt: skip
-    generate(poses, 4, work / "warmup", res=args.res, progress=False)  # builds caches, compiles kernels
-    start = time.perf_counter()
-    generate(poses, args.num, work / "run", res=args.res, progress=False)
-    seconds = time.perf_counter() - start
+    backgrounds = args.backgrounds if Path(args.backgrounds).is_dir() else None
     cores = os.cpu_count() or 1
-    rate = args.num / seconds
-    print(json.dumps({"images_per_s": round(rate, 2), "per_core": round(rate / cores, 2), "res": args.res, "cores": cores}))
+    result: dict = {"res": args.res, "look": args.look, "num": args.num, "cores": cores, "photo_backdrops": backgrounds is not None}
+    renderers = args.renderers.split(",")
+    for renderer in renderers:
+        settings = {"res": args.res, "progress": False, "look": args.look, "backgrounds": backgrounds, "renderer": renderer}
+        generate(poses, 4, work / f"warmup-{renderer}", **settings)  # builds caches, compiles kernels
+        start = time.perf_counter()
+        generate(poses, args.num, work / f"run-{renderer}", **settings)
+        rate = args.num / (time.perf_counter() - start)
+        result[f"{renderer}_images_per_s"] = round(rate, 2)
+        result[f"{renderer}_per_core"] = round(rate / cores, 2)
+    if len(renderers) > 1:
+        result["speedup"] = round(result[f"{renderers[0]}_images_per_s"] / result[f"{renderers[-1]}_images_per_s"], 2)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -103,9 +103,10 @@ def test_photo_look_sets_are_labelled_like_plain_ones_and_use_the_backdrops(tmp_
     assert all((m > 0).sum() > 30 for m in masks)
 
 
-def test_a_person_in_front_hides_keypoints_and_mask(tmp_path, anny_body):
+@pytest.mark.parametrize("backend", ["moderngl", "pyrender"])
+def test_a_person_in_front_hides_keypoints_and_mask(tmp_path, anny_body, backend):
     """A second body straight in front of the labelled one: its keypoints behind it are unseen
-    and the mask keeps only what shows."""
+    and the mask keeps only what shows (moderngl draws it in the image's own pass)."""
     import dataclasses
 
     from openhmr.data import synth
@@ -120,14 +121,18 @@ def test_a_person_in_front_hides_keypoints_and_mask(tmp_path, anny_body):
     alone = dataclasses.replace(scene, global_orient=torch.zeros(3), cam=torch.tensor([0.8, 0.0, 0.0]), focal=3000.0, occluder=None,
                                 photo=dataclasses.replace(scene.photo, cut=None, companion=None))
     hidden = dataclasses.replace(alone, photo=dataclasses.replace(alone.photo, companion=front))
-    renderer = synth.SynthRenderer(anny_body, 96)
+    renderer = synth.SynthRenderer(anny_body, 96, backend=backend)
     try:
         seen = {}
         for name, s in (("alone", alone), ("hidden", hidden)):
             vertices, kp_cam, _, pixels, K, others = synth.scene_labels(anny_body, bank, s, 96)
-            seen[name] = synth._render_image(renderer, vertices, others, K, s, pixels, kp_cam, 96, [],
-                                             tmp_path / f"{name}.jpg", tmp_path / f"{name}.vis.npy")
+            seen[name], same_pass = synth._render_image(renderer, vertices, others, K, s, pixels, kp_cam, 96, [],
+                                                        tmp_path / f"{name}.jpg", tmp_path / f"{name}.vis.npy")
             seen[name + "_mask"] = synth.visible_parts(renderer, vertices, others, K)
+            if backend == "moderngl":
+                np.testing.assert_array_equal(same_pass, seen[name + "_mask"])
+            else:
+                assert same_pass is None
     finally:
         renderer.close()
     assert seen["alone"].sum() >= 15 and seen["hidden"].sum() <= 3
@@ -147,3 +152,30 @@ def test_effects_blur_and_noise_only_when_drawn():
     assert shaken[16, 5, 0] > 20 and shaken[5, 16, 0] == 0  # smeared along x, not along y
     noisy = photo_effects.composite(body, covered, backdrop, photo_effects.Effects(0.0, None, 0.0, 5.0, 90), rng)
     assert 2.0 < np.std(noisy[16:20, 12:20].astype(float)) < 8.0
+
+
+def test_moderngl_draws_the_same_body_as_pyrender(anny_body):
+    """The fast renderer's part labels and depth agree with pyrender's on the same body and
+    camera, and its lit picture is neither blank nor flat."""
+    from openhmr.data.synth import SynthRenderer
+    from openhmr.data.synth_look import Lighting
+
+    out = anny_body(torch.tensor([[0.2, 0.8, 0.1]]), torch.randn(1, 30, 3, generator=torch.Generator().manual_seed(0)) * 0.3)
+    vertices = out.vertices[0].numpy() + np.array([0.05, 0.1, 4.0])
+    K = np.array([[150.0, 0, 60], [0, 150.0, 64], [0, 0, 1]])  # not centred: catches a flipped axis
+    parts, depths, pictures = {}, {}, {}
+    light = Lighting(np.full(3, 0.3), (3.0, np.array([0.3, 0.5, 1.0]), np.ones(3)), (1.0, np.array([-1.0, 0.0, 1.0]), np.ones(3)))
+    for backend in ("pyrender", "moderngl"):
+        renderer = SynthRenderer(anny_body, 128, backend=backend)
+        try:
+            parts[backend], depths[backend] = renderer.render_parts_and_depth(vertices, K)
+            pictures[backend] = renderer.render_photo([(vertices, np.full((len(vertices), 3), 0.6))], K, light)[0]
+        finally:
+            renderer.close()
+    body = parts["pyrender"] > 0
+    assert body.sum() > 500
+    assert (parts["moderngl"] == parts["pyrender"]).mean() > 0.995
+    both = body & (parts["moderngl"] > 0)
+    assert np.abs(depths["moderngl"][both] - depths["pyrender"][both]).max() < 0.01
+    shade = pictures["moderngl"][body].astype(float).mean(1)
+    assert shade.std() > 5 and abs(shade.mean() - pictures["pyrender"][body].astype(float).mean()) < 30

@@ -167,30 +167,48 @@ def background(seed: int, res: int, photos: list[Path]) -> np.ndarray:
     return np.clip(a + (b - a) * t + noise, 0, 255).astype(np.uint8)
 
 
+RENDERERS = ("moderngl", "pyrender")
+
+
 class SynthRenderer:
-    """Renders scenes of one Anny body with pyrender; create it inside the worker process."""
+    """Renders scenes of one Anny body; create it inside the worker process. ``backend``:
+    ``moderngl`` (EGL, :mod:`openhmr.gl_render`: fixed buffers, several times faster) or
+    ``pyrender`` (OSMesa; the renderer of the first sets)."""
 
     # OSMesa keeps about 3.6 MB per rendered scene inside its context, although pyrender
     # deletes each mesh's buffers (measured with pyrender-maintained 1.0.1, PyOpenGL 3.1.10:
     # a process had grown to 19.8 GB after 4,300 renders); a fresh context every so often frees it.
     RENEW_EVERY = 200
 
-    def __init__(self, body: AnnyBody, res: int, renew_every: int = RENEW_EVERY):
+    def __init__(self, body: AnnyBody, res: int, renew_every: int = RENEW_EVERY, backend: str = "pyrender"):
         import os
 
+        from openhmr.body.parts import face_parts, vertex_parts
+
+        if backend not in RENDERERS:
+            raise OpenHMRError(f"Unknown renderer {backend!r}; choose one of {', '.join(RENDERERS)}.")
+        self.body, self.res, self.backend = body, res, backend
+        dominant = body.dominant_joints()
+        self.part = np.array([_PART_OF_BONE.get(body.joint_names[int(b)], 0) for b in dominant])
+        self.face_part = face_parts(body)  # for the part masks
+        self.vertex_code = ((vertex_parts(body) + 1) * PART_CODE_STEP).astype(np.uint8)  # a face's is its first vertex's
+        self.regions = synth_look.BodyRegions(body)  # skin, hair, clothes: the ``photo`` look
+        self.renew_every, self.renders = renew_every, 0
+        self.gl = self.renderer = None
+        if backend == "moderngl":
+            from openhmr.gl_render import GLRenderer
+
+            try:
+                self.gl = GLRenderer(body.faces.numpy(), res, num_vertices=len(self.part))
+            except Exception as e:  # noqa: BLE001 - moderngl raises plain Exceptions when EGL is missing
+                raise OpenHMRError(f"moderngl could not open an EGL context ({e}); install Mesa's EGL "
+                                   "(`apt-get install libegl1 libgl1-mesa-dri`) or use the pyrender renderer.") from None
+            return
         os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
         import pyrender
 
         self.pyrender = pyrender
-        self.body, self.res = body, res
-        from openhmr.body.parts import face_parts
-
-        dominant = body.dominant_joints()
-        self.part = np.array([_PART_OF_BONE.get(body.joint_names[int(b)], 0) for b in dominant])
-        self.face_part = face_parts(body)  # for the part masks
-        self.regions = synth_look.BodyRegions(body)  # skin, hair, clothes: the ``photo`` look
         self.renderer = pyrender.OffscreenRenderer(res, res)
-        self.renew_every, self.renders = renew_every, 0
 
     def _draw(self, scene, **kwargs):
         """Render ``scene``; every ``renew_every`` renders the GL context starts afresh."""
@@ -206,13 +224,16 @@ class SynthRenderer:
 
         from openhmr.render import light_pose
 
-        pr = self.pyrender
         colours = scene_params.colours[self.part]
         if scene_params.stripes is not None:
             # Clothes-like texture: stripes across the clothed parts, along the body's height.
             frequency, phase = scene_params.stripes
             band = np.sign(np.sin(frequency * vertices[:, 1] + phase))
             colours = np.where((self.part > 0)[:, None], colours * (0.8 + 0.2 * band[:, None]), colours)
+        if self.gl is not None:
+            intensity, direction = scene_params.light
+            return self.gl.draw([(vertices, colours, None)], K, np.full(3, 0.35), [(intensity, direction, np.ones(3))])[:2]
+        pr = self.pyrender
         gl_vertices = vertices * np.array([1.0, -1.0, -1.0])
         mesh = trimesh.Trimesh(gl_vertices, self.body.faces.numpy(), process=False)
         mesh.visual.vertex_colors = (np.c_[np.clip(colours, 0, 1), np.ones(len(colours))] * 255).astype(np.uint8)
@@ -226,13 +247,19 @@ class SynthRenderer:
         return colour[..., :3], depth
 
     def render_photo(self, people: list[tuple[np.ndarray, np.ndarray]], K: np.ndarray,
-                     lighting: synth_look.Lighting) -> tuple[np.ndarray, np.ndarray]:
-        """``people``: (camera-frame vertices (V, 3), vertex colours (V, 3) in [0, 1]) each ->
-        colour (res, res, 3) uint8 and depth (res, res), 0 = empty; key, fill and ambient light."""
+                     lighting: synth_look.Lighting) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``people``: (camera-frame vertices (V, 3), vertex colours (V, 3) in [0, 1]) each, the
+        labelled person first -> colour (res, res, 3) uint8, depth (res, res) (0 = empty) under
+        key, fill and ambient light, and (moderngl only; else None) the labelled person's part
+        labels where they show (:meth:`render_parts`, minus what the others hide)."""
         import trimesh
 
         from openhmr.render import light_pose
 
+        if self.gl is not None:
+            coded = [(v, c, self.vertex_code if k == 0 else None) for k, (v, c) in enumerate(people)]
+            colour, depth, codes = self.gl.draw(coded, K, lighting.ambient, [lighting.key, lighting.fill])
+            return colour, depth, np.rint(codes / PART_CODE_STEP).astype(np.uint8)
         pr = self.pyrender
         scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=lighting.ambient)
         for vertices, colours in people:
@@ -243,7 +270,7 @@ class SynthRenderer:
         for intensity, direction, colour in (lighting.key, lighting.fill):
             scene.add(pr.DirectionalLight(color=colour, intensity=intensity), pose=light_pose(direction * np.array([1.0, -1.0, -1.0])))
         colour, depth = self._draw(scene)
-        return colour[..., :3], depth
+        return colour[..., :3], depth, None
 
     def render_parts(self, vertices: np.ndarray, K: np.ndarray) -> np.ndarray:
         """Camera-frame vertices (V, 3) -> part labels (res, res) uint8: 0 background, 1 + the
@@ -253,6 +280,10 @@ class SynthRenderer:
     def render_parts_and_depth(self, vertices: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`render_parts` and the depth buffer (res, res), 0 = empty."""
         import trimesh
+
+        if self.gl is not None:
+            _, depth, codes = self.gl.draw([(vertices, np.zeros_like(vertices), self.vertex_code)], K, np.zeros(3), [], lit=False)
+            return np.rint(codes / PART_CODE_STEP).astype(np.uint8), depth
 
         pr = self.pyrender
         mesh = trimesh.Trimesh(vertices * np.array([1.0, -1.0, -1.0]), self.body.faces.numpy(), process=False)
@@ -266,26 +297,45 @@ class SynthRenderer:
         return np.where(depth > 0, labels, 0).astype(np.uint8), depth
 
     def close(self):
-        self.renderer.delete()
+        if self.gl is not None:
+            self.gl.close()
+        else:
+            self.renderer.delete()
 
 
 def scene_labels(body: AnnyBody, bank: PoseBank, scene: Scene, res: int):
     """Vertices, keypoints and joints (camera frame, translated), pixel keypoints, K, and the
     second person's vertices (or None)."""
-    with torch.no_grad():
-        out = body(scene.global_orient[None], torch.from_numpy(bank.body_pose[scene.pose_index])[None], scene.shape[None])
+    return scenes_labels(body, bank, [scene], res)[0]
+
+
+def scenes_labels(body: AnnyBody, bank: PoseBank, scenes: list[Scene], res: int) -> list[tuple]:
+    """:func:`scene_labels` of each scene, the bodies posed in one batch (about ten times
+    faster per body than one at a time)."""
+    def posed(people):
+        with torch.no_grad():
+            return body(torch.stack([p.global_orient for p in people]),
+                        torch.from_numpy(np.stack([bank.body_pose[p.pose_index] for p in people])),
+                        torch.stack([p.shape for p in people]))
+
+    out = posed(scenes)
     keypoints, _ = out.keypoints_as(KEYPOINTS)
-    cam = scene.cam
-    if scene.photo is not None and scene.photo.cut is not None:
-        cam = cut_camera(out.vertices[0], keypoints[0], scene.photo.cut, cam)
-    translation = weak_to_translation(cam[None], torch.tensor([scene.focal]), res)[0]
-    K = intrinsics(torch.tensor(scene.focal), torch.tensor([res / 2, res / 2]))
-    kp_cam = keypoints[0] + translation
-    pixels = perspective_project(kp_cam[None], torch.zeros(1, 3), K[None])[0]
-    others = None
-    if scene.photo is not None and scene.photo.companion is not None:
-        others = companion_vertices(body, bank, scene.photo.companion, translation)
-    return out.vertices[0] + translation, kp_cam, out.joints[0] + translation, pixels, K, others
+    companions = [s.photo.companion for s in scenes if s.photo is not None and s.photo.companion is not None]
+    others = iter(posed(companions).vertices if companions else [])
+    labels = []
+    for k, scene in enumerate(scenes):
+        cam = scene.cam
+        if scene.photo is not None and scene.photo.cut is not None:
+            cam = cut_camera(out.vertices[k], keypoints[k], scene.photo.cut, cam)
+        translation = weak_to_translation(cam[None], torch.tensor([scene.focal]), res)[0]
+        K = intrinsics(torch.tensor(scene.focal), torch.tensor([res / 2, res / 2]))
+        kp_cam = keypoints[k] + translation
+        pixels = perspective_project(kp_cam[None], torch.zeros(1, 3), K[None])[0]
+        other = None
+        if scene.photo is not None and scene.photo.companion is not None:  # its root offset from the labelled person's
+            other = next(others) + translation + torch.from_numpy(scene.photo.companion.offset).float()
+        labels.append((out.vertices[k] + translation, kp_cam, out.joints[k] + translation, pixels, K, other))
+    return labels
 
 
 def cut_camera(vertices: torch.Tensor, keypoints: torch.Tensor, cut: str, cam: torch.Tensor) -> torch.Tensor:
@@ -300,14 +350,6 @@ def cut_camera(vertices: torch.Tensor, keypoints: torch.Tensor, cut: str, cam: t
     # pixel = (s (y + ty) + 1) res / 2 at the root's depth: the top at 0.05 res, the cut at res.
     s = 1.9 / (bottom - top)
     return torch.stack([torch.tensor(s), cam[1], torch.tensor(-0.9 / s - top)]).float()
-
-
-def companion_vertices(body: AnnyBody, bank: PoseBank, companion: Companion, translation: torch.Tensor) -> torch.Tensor:
-    """(V, 3) the second person's camera-frame vertices: their root ``companion.offset`` from
-    the labelled person's (``translation`` (3,))."""
-    with torch.no_grad():
-        out = body(companion.global_orient[None], torch.from_numpy(bank.body_pose[companion.pose_index])[None], companion.shape[None])
-    return out.vertices[0] + translation + torch.from_numpy(companion.offset).float()
 
 
 def visibility(pixels: np.ndarray, depths: np.ndarray, depth_map: np.ndarray | None, scene: Scene, res: int) -> np.ndarray:
@@ -353,6 +395,7 @@ def generate(
     look: str = "photo",
     extra_poses: str | Path | None = None,
     extra_share: float = 0.3,
+    renderer: str = "moderngl",
 ) -> Path:
     """Render ``num`` images into ``out/images`` and write ``out/annotations.npz`` with
     ``imgname, center, scale, part (N, 23, 3)`` pixels + visibility and ``S (N, 23, 4)``
@@ -363,6 +406,7 @@ def generate(
     (``images/<n>.mask.png``, one byte per pixel: 0 background, 1 + the part's index in
     :data:`openhmr.body.parts.PART_NAMES`; the occluder cut out).
 
+    ``renderer``: ``moderngl`` (default) or ``pyrender``, recorded as ``renderer``.
     ``look``: ``photo`` (default) or ``plain`` (see the module's docstring); ``backgrounds``
     a folder of photos without people to crop backdrops from (the ``photo`` look still draws
     15 % procedural ones). ``extra_poses``: a second bank (e.g. poses from photos, see
@@ -377,6 +421,8 @@ def generate(
 
     if look not in LOOKS:
         raise OpenHMRError(f"Unknown look {look!r}; choose one of {', '.join(LOOKS)}.")
+    if renderer not in RENDERERS:
+        raise OpenHMRError(f"Unknown renderer {renderer!r}; choose one of {', '.join(RENDERERS)}.")
     bank = PoseBank.load(poses)
     pick = None
     if extra_poses is not None and extra_share > 0:
@@ -416,23 +462,25 @@ def generate(
         scene_of = scenes.__getitem__
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    renderer = None
+    drawer = None
     fields: dict[str, list] = {k: [] for k in ("imgname", "maskname", "part", "S", "joints", "pose", "shape", "cam_K", "clip_id")}
     try:
-        for i in tqdm(range(num), desc="synth", unit="img", disable=not progress):
-            scene = scene_of(i)
-            vertices, kp_cam, joints, pixels, K, others = scene_labels(body, bank, scene, res)
+        bar = tqdm(total=num, desc="synth", unit="img", disable=not progress)
+        for i, scene, (vertices, kp_cam, joints, pixels, K, others) in _labelled_scenes(body, bank, scene_of, num, res):
+            bar.update()
             name, mask_name = f"images/{i:07d}.jpg", f"images/{i:07d}.mask.png"
             # Visibility needs the depth buffer, so it is stored (before the image) for resuming.
             vis_path = out / "images" / f".{i:07d}.vis.npy"
+            labels = None  # the part labels, when the image's own pass drew them
             if (out / name).exists() and vis_path.exists():
                 vis = np.load(vis_path)
             else:
-                renderer = renderer or SynthRenderer(body, res)
-                vis = _render_image(renderer, vertices, others, K, scene, pixels, kp_cam, res, photos, out / name, vis_path)
+                drawer = drawer or SynthRenderer(body, res, backend=renderer)
+                vis, labels = _render_image(drawer, vertices, others, K, scene, pixels, kp_cam, res, photos, out / name, vis_path)
             if not (out / mask_name).exists():
-                renderer = renderer or SynthRenderer(body, res)
-                write_mask(out / mask_name, visible_parts(renderer, vertices, others, K), scene.occluder)
+                drawer = drawer or SynthRenderer(body, res, backend=renderer)
+                labels = visible_parts(drawer, vertices, others, K) if labels is None else labels
+                write_mask(out / mask_name, labels, scene.occluder)
             fields["imgname"].append(name)
             fields["maskname"].append(mask_name)
             fields["part"].append(np.c_[pixels.numpy(), vis])
@@ -443,9 +491,10 @@ def generate(
             fields["shape"].append(scene.shape.numpy())
             fields["cam_K"].append(K.numpy())
             fields["clip_id"].append(int(bank.clip_id[scene.pose_index]))
+        bar.close()
     finally:
-        if renderer is not None:
-            renderer.close()
+        if drawer is not None:
+            drawer.close()
     arrays = {k: np.asarray(v) for k, v in fields.items()}
     arrays.update(
         center=np.full((num, 2), res / 2.0),
@@ -453,6 +502,7 @@ def generate(
         has_smpl=np.ones(num),
         body_model=np.array("anny"),
         keypoint_convention=np.array(KEYPOINTS),
+        renderer=np.array(renderer),
         clip_names=bank.clip_names,
     )
     if clip is not None:
@@ -464,12 +514,24 @@ def generate(
     return path
 
 
+LABEL_BATCH = 32  # scenes whose bodies are posed together
+
+
+def _labelled_scenes(body: AnnyBody, bank: PoseBank, scene_of, num: int, res: int):
+    """(index, scene, its :func:`scene_labels`) for every image, posed in batches of :data:`LABEL_BATCH`."""
+    for start in range(0, num, LABEL_BATCH):
+        indices = range(start, min(num, start + LABEL_BATCH))
+        scenes = [scene_of(i) for i in indices]
+        yield from zip(indices, scenes, scenes_labels(body, bank, scenes, res))
+
+
 def _render_image(renderer: SynthRenderer, vertices, others, K, scene: Scene, pixels, kp_cam, res: int, photos: list[Path],
                   image_path: Path, vis_path: Path) -> np.ndarray:
-    """Render, composite and write one image and its keypoint visibility; returns it (K,)."""
+    """Render, composite and write one image and its keypoint visibility; returns it (K,) and
+    the visible part labels (res, res) when the renderer drew them in the same pass (else None)."""
     from PIL import Image
 
-    quality = 92
+    quality, labels = 92, None
     if scene.photo is None:
         colour, depth = renderer.render(vertices.numpy(), K.numpy(), scene)
         image = np.where((depth > 0)[..., None], colour, background(scene.background_seed, res, photos))
@@ -477,18 +539,19 @@ def _render_image(renderer: SynthRenderer, vertices, others, K, scene: Scene, pi
             x0, y0, x1, y1 = (np.array(scene.occluder) * res).astype(int).tolist()
             image[y0:y1, x0:x1] = np.random.default_rng(scene.background_seed).uniform(0, 255, 3).astype(np.uint8)
     else:
-        image, depth = _render_photo(renderer, vertices, others, K, scene, res, photos)
+        image, depth, labels = _render_photo(renderer, vertices, others, K, scene, res, photos)
         quality = scene.photo.effects.jpeg_quality
     vis = visibility(pixels.numpy(), kp_cam[:, 2].numpy(), depth, scene, res)
     with atomic_path(vis_path) as tmp, open(tmp, "wb") as f:
         np.save(f, vis)
     with atomic_path(image_path) as tmp:
         Image.fromarray(image.astype(np.uint8)).save(tmp, format="JPEG", quality=quality)
-    return vis
+    return vis, labels
 
 
 def _render_photo(renderer: SynthRenderer, vertices, others, K, scene: Scene, res: int, photos: list[Path]):
-    """The ``photo`` look: (res, res, 3) uint8 image and the depth (res, res) of everyone drawn."""
+    """The ``photo`` look: (res, res, 3) uint8 image, the depth (res, res) of everyone drawn, and
+    the labelled person's visible part labels (or None: see :meth:`SynthRenderer.render_photo`)."""
     look = scene.photo
     rng = np.random.default_rng(scene.background_seed)
     if photos and not look.procedural_backdrop:
@@ -499,7 +562,7 @@ def _render_photo(renderer: SynthRenderer, vertices, others, K, scene: Scene, re
     people = [(vertices.numpy(), synth_look.vertex_colours(renderer.regions, look.outfit))]
     if others is not None:
         people.append((others.numpy(), synth_look.vertex_colours(renderer.regions, look.companion.outfit)))
-    colour, depth = renderer.render_photo(people, K.numpy(), lighting)
+    colour, depth, labels = renderer.render_photo(people, K.numpy(), lighting)
     covered = depth > 0
     if scene.occluder is not None:  # an object in front: a patch of another backdrop
         x0, y0, x1, y1 = (np.array(scene.occluder) * res).astype(int).tolist()
@@ -507,7 +570,7 @@ def _render_photo(renderer: SynthRenderer, vertices, others, K, scene: Scene, re
             np.broadcast_to(rng.uniform(0, 255, 3).astype(np.uint8), (res, res, 3))
         colour, covered = colour.copy(), covered.copy()
         colour[y0:y1, x0:x1], covered[y0:y1, x0:x1] = patch[y0:y1, x0:x1], True
-    return photo_effects.composite(colour, covered, backdrop, look.effects, rng), depth
+    return photo_effects.composite(colour, covered, backdrop, look.effects, rng), depth, labels
 
 
 def visible_parts(renderer: SynthRenderer, vertices: torch.Tensor, others: torch.Tensor | None, K: torch.Tensor) -> np.ndarray:
