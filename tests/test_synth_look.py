@@ -89,8 +89,10 @@ def test_photo_look_sets_are_labelled_like_plain_ones_and_use_the_backdrops(tmp_
     (tmp_path / "photos").mkdir()
     Image.fromarray(np.full((240, 320, 3), [200, 30, 30], np.uint8)).save(tmp_path / "photos" / "red.jpg")
     args = ["synth", "--poses", str(bank), "--num", "12", "--out", str(tmp_path / "set"), "--res", "96",
-            "--backgrounds", str(tmp_path / "photos")]
+            "--backgrounds", str(tmp_path / "photos"), "--grid", str(tmp_path / "grid.png")]
     assert main(args) == 0
+    grid = np.asarray(Image.open(tmp_path / "grid.png"))
+    assert grid.shape == (2 * 96, 8 * 96, 3) and not grid[96:, 4 * 96 :].any()  # 12 pictures, the rest of row 2 black
     with np.load(tmp_path / "set" / "annotations.npz") as f:
         part, S, K = f["part"], f["S"], f["cam_K"]
     projected = np.einsum("nij,nkj->nki", K, S[..., :3])

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from openhmr.data.synth import DEFAULT_BACKGROUNDS
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import CROP_RES
 
 LOOKS = ("photo", "plain")
-# The development data's backdrops (see the README's data section), used when present.
-DEFAULT_BACKGROUNDS = "../shared/data/backgrounds"
 
 
 def add_parser(commands) -> None:
@@ -41,7 +39,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openhmr.data.synth import generate
+    from openhmr.data.synth import default_backgrounds, generate
 
     if args.num < 1:
         raise OpenHMRError("--num must be at least 1.")
@@ -50,9 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from openhmr.io import writable_folder
 
     writable_folder(args.out)
-    backgrounds = args.backgrounds
-    if backgrounds is None and Path(DEFAULT_BACKGROUNDS).is_dir():
-        backgrounds = DEFAULT_BACKGROUNDS
+    backgrounds = args.backgrounds or default_backgrounds()
+    if backgrounds and not args.backgrounds:
         print(f"backdrops: photos under {backgrounds}", file=sys.stderr)
     path = generate(args.poses, args.num, args.out, seed=args.seed, res=args.res, backgrounds=backgrounds,
                     clip=args.clip, clip_step=args.clip_step, fps=args.fps, look=args.look)

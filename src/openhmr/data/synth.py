@@ -67,6 +67,14 @@ class Scene:
 
 
 LOOKS = ("plain", "photo")
+# The development data's backdrops (the README's data section), used when present and no
+# folder is named; relative to the working folder, like the other data paths.
+DEFAULT_BACKGROUNDS = "../shared/data/backgrounds"
+
+
+def default_backgrounds() -> str | None:
+    """:data:`DEFAULT_BACKGROUNDS` when that folder exists, else None (procedural backdrops)."""
+    return DEFAULT_BACKGROUNDS if Path(DEFAULT_BACKGROUNDS).is_dir() else None
 CUTS = {"knees": (13, 14), "hips": (11, 12), "chest": (5, 6, 11, 12)}  # COCO-23 keypoints whose mean height is cut
 
 

@@ -54,7 +54,8 @@ class DataConfig(_Settings):
     # real backdrops, camera effects) or "plain" (the first sets); rendered into
     # work_dir/train-photo (photo) or work_dir/train (plain).
     synth_look: Literal["plain", "photo"] = "photo"
-    backgrounds: _Text | None = None  # folder of photos without people, the backdrops
+    # Folder of photos without people, the backdrops (default: ../shared/data/backgrounds when present).
+    backgrounds: _Text | None = None
     # Poses from photos (`openhmr mocap --fits`): they pose `photo_pose_share` of the synthetic
     # training images and join the discriminator's bank; the test clips stay mocap only.
     photo_poses: _Text | None = None

@@ -27,9 +27,10 @@ def prepare_data(config: TrainConfig) -> dict[str, Path | None]:
     d = config.data
     if d.train is None:
         from openhmr.data.prepare import prepare_synthetic
+        from openhmr.data.synth import default_backgrounds
 
         paths = prepare_synthetic(d.poses, d.work_dir, d.num_train, d.num_test, seed=config.seed, res=d.res, progress=config.progress,
-                                  look=d.synth_look, backgrounds=d.backgrounds, photo_poses=d.photo_poses,
+                                  look=d.synth_look, backgrounds=d.backgrounds or default_backgrounds(), photo_poses=d.photo_poses,
                                   photo_pose_share=d.photo_pose_share)
         return {
             "train": paths["train"],
