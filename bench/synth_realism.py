@@ -7,7 +7,8 @@ Both runs take the recipe in ``--config`` (real photos with 2D labels, synthetic
 renders its synthetic set in the ``plain`` look, the other in the ``photo`` look with the
 backdrops in ``--backgrounds`` (and, with ``--photo-poses``, poses from photos). Each model is scored by ``bench/real_photos.py`` (network
 alone, labelled box given) on LSP test, coco-mini val and the synthetic test set of its own
-look; ``synth_pa_mpjpe_cross`` is the plain model on photo-look renders. A run already
+look; ``synth_pa_mpjpe_cross`` is the plain model on photo-look renders;
+``lsp_test_unusual_pck05_*`` on the LSP test people whose torso leans more than 45° from upright. A run already
 finished is not trained again, an interrupted one resumes from its last checkpoint. Prints
 one JSON line last.
 """
@@ -67,6 +68,7 @@ def main() -> None:
         result[f"coco_val_pck05_{name}"] = scores[look]["coco_val_pck05"]
         result[f"synth_pa_mpjpe_{name}"] = scores[look]["synth_pa_mpjpe"]
         result[f"lsp_test_facing_{name}"] = scores[look]["lsp_test_facing"]
+        result[f"lsp_test_unusual_pck05_{name}"] = scores[look]["lsp_test_unusual_pck05"]
     result["synth_pa_mpjpe_cross"] = cross["synth_pa_mpjpe"]
     if args.out:
         from openhmr.io import write_json

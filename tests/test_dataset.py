@@ -90,8 +90,8 @@ def test_every_seed_but_0_renders_an_experiment_of_its_own(tmp_path, monkeypatch
     bank = PoseBank(body_pose=np.zeros((6, 30, 3)), global_orient=np.zeros((6, 3)), clip_id=np.arange(6),
                     clip_names=np.array([f"c{i}" for i in range(6)]), frame=np.zeros(6, int), body_model="anny")  # fmt: skip
     bank.save(tmp_path / "bank.npz")
-    zero = prepare.prepare_synthetic(tmp_path / "bank.npz", tmp_path / "data", 2, 1, seed=0)
-    one = prepare.prepare_synthetic(tmp_path / "bank.npz", tmp_path / "data", 2, 1, seed=1)
+    zero = prepare.prepare_synthetic(tmp_path / "bank.npz", tmp_path / "data", 2, 1, seed=0, look="plain")
+    one = prepare.prepare_synthetic(tmp_path / "bank.npz", tmp_path / "data", 2, 1, seed=1, look="plain")
     assert zero["train"] == tmp_path / "data" / "train" / "annotations.npz"
     assert one["train"] == tmp_path / "data" / "seed1" / "train" / "annotations.npz"
     assert [seed for _, seed in rendered] == [0, 1, 2, 3] and len({out for out, _ in rendered}) == 4
