@@ -15,7 +15,8 @@ from openhmr.train.features import Without3D, labelled_subset
 
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
-    """A tiny synthetic experiment: a 3-clip bank, 16 training and 8 test images."""
+    """A tiny synthetic experiment: a 3-clip bank, 16 training and 8 test images (plain look:
+    a few steps must visibly learn from them)."""
     from openhmr.data.prepare import prepare_synthetic
 
     root = tmp_path_factory.mktemp("experiment")
@@ -26,7 +27,7 @@ def experiment(tmp_path_factory):
         np.array(["a", "b", "c"]), np.arange(n), "anny",
     )  # fmt: skip
     bank_path = bank.save(root / "bank.npz")
-    paths = prepare_synthetic(bank_path, root / "data", num_train=16, num_test=8, progress=False)
+    paths = prepare_synthetic(bank_path, root / "data", num_train=16, num_test=8, progress=False, look="plain")
     return root, bank_path, paths
 
 
@@ -115,7 +116,7 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path, monke
 
     root, bank_path, paths = experiment
     out = tmp_path / "run"
-    common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16", "data.num_test=8",
+    common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.synth_look=plain", "data.num_train=16", "data.num_test=8",
               "batch_size=8", "checkpoint_every=2", f"out_dir={out}", "progress=false", "regime=partial",
               "labelled_fraction=0.5", "lr_schedule=cosine"]  # fmt: skip
     from openhmr.data.formats import read_spin_npz
@@ -175,7 +176,7 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path, monke
 
 def test_a_missing_resume_file_is_one_sentence(experiment, tmp_path, capsys):
     root, bank_path, _ = experiment
-    code = main(["train", f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16",
+    code = main(["train", f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.synth_look=plain", "data.num_train=16",
                  "data.num_test=8", f"out_dir={tmp_path}", "--resume", str(tmp_path / "nope.ckpt")])  # fmt: skip
     assert code == 1 and "does not exist" in capsys.readouterr().err
 
@@ -222,7 +223,7 @@ def test_real_photos_fill_their_share_of_every_batch(experiment, tmp_path):
     root, bank_path, _ = experiment
     lsp = write_lsp(tmp_path / "lsp", people(6), extended=False)
     # The experiment's rendered images are reused (same work_dir): only the feature caches are new.
-    config = load_config(None, [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16",
+    config = load_config(None, [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.synth_look=plain", "data.num_train=16",
                                 "data.num_test=8", "batch_size=8", "regime=paired", f"data.real={lsp},{lsp}:train",
                                 "data.real_share=0.25", "data.views=3", "progress=false"])  # fmt: skip
     module, loader, _ = build_training(config)
@@ -245,7 +246,7 @@ def test_resume_survives_a_torn_checkpoint_write(experiment, tmp_path, caplog):
 
     root, bank_path, _ = experiment
     out = tmp_path / "run"
-    common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16", "data.num_test=8",
+    common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.synth_look=plain", "data.num_train=16", "data.num_test=8",
               "batch_size=8", "checkpoint_every=2", f"out_dir={out}", "progress=false", "regime=2d-only"]  # fmt: skip
     assert main(["train", *common, "steps=4"]) == 0
     ckpts = out / "checkpoints"
@@ -285,7 +286,7 @@ def test_resume_takes_a_run_folder_and_completes_what_a_kill_left(experiment, tm
 
     root, bank_path, _ = experiment
     out = tmp_path / "run"
-    common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16", "data.num_test=8",
+    common = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.synth_look=plain", "data.num_train=16", "data.num_test=8",
               "batch_size=8", "checkpoint_every=2", f"out_dir={out}", "progress=false", "regime=unpaired", "steps=2"]  # fmt: skip
     assert main(["train", *common]) == 0
     discriminator = out / "model.discriminator.safetensors"
@@ -325,7 +326,7 @@ def test_training_killed_with_sigkill_resumes_and_finishes(experiment, tmp_path)
     root, bank_path, _ = experiment
     out = tmp_path / "run"
     ckpts = out / "checkpoints"
-    command = [sys.executable, "-m", "openhmr.cli", "train", f"data.poses={bank_path}", f"data.work_dir={root / 'data'}",
+    command = [sys.executable, "-m", "openhmr.cli", "train", f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.synth_look=plain",
                "data.num_train=16", "data.num_test=8", "batch_size=8", "checkpoint_every=2", f"out_dir={out}",
                "progress=false", "regime=2d-only", "steps=12"]  # fmt: skip
 
@@ -356,7 +357,7 @@ def test_the_silhouette_loss_trains_on_the_masks_synth_wrote(experiment, tmp_pat
     from openhmr.train.run import build_training
 
     root, bank_path, _ = experiment
-    config = load_config(None, [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16",
+    config = load_config(None, [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.synth_look=plain", "data.num_train=16",
                                 "data.num_test=8", "batch_size=8", "regime=paired", "data.views=1", "loss_silhouette=10",
                                 f"out_dir={tmp_path}", "progress=false"])  # fmt: skip
     module, loader, _ = build_training(config)
@@ -379,7 +380,7 @@ def test_two_processes_draw_different_batches_and_keep_one_set_of_weights(experi
 
     root, bank_path, _ = experiment
     record = tmp_path / "record"
-    overrides = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.num_train=16", "data.num_test=8",
+    overrides = [f"data.poses={bank_path}", f"data.work_dir={root / 'data'}", "data.synth_look=plain", "data.num_train=16", "data.num_test=8",
                  "batch_size=4", "steps=3", "checkpoint_every=100", f"out_dir={tmp_path / 'run'}", "progress=false",
                  "accelerator=cpu", "devices=2", "strategy=ddp_find_unused_parameters_true"]  # fmt: skip
     probe = Path(__file__).with_name("ddp_probe.py")
