@@ -2,11 +2,12 @@
 renderer in the same run.
 
 Usage: python bench/synth_speed.py [--num 200] [--res 224] [--poses BANK.npz] [--look photo|plain]
-       [--backgrounds ../shared/data/backgrounds] [--renderers moderngl,pyrender]
+       [--backgrounds ../shared/data/backgrounds] [--renderers moderngl,pyrender] [--workers 2]
 Without --poses a bank of random poses is written first. Reports whole-run throughput
 (labels, rendering, compositing, JPEG and mask writes) per renderer; ``per_core`` divides by
 the machine's core count, since Mesa's rasterisers and torch may both use every core, and
-``speedup`` is the first renderer's rate over the last's. Prints a JSON line last.
+``speedup`` is the first renderer's rate over the last's; ``<renderer>_workers<N>_images_per_s``
+the first renderer with N worker processes (their start-up included). Prints a JSON line last.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--backgrounds", default=str(ROOT.parent / "shared" / "data" / "backgrounds"),
                         help="backdrop photos (procedural backdrops when the folder is absent)")
     parser.add_argument("--renderers", default="moderngl,pyrender")
+    parser.add_argument("--workers", type=int, default=2, help="also time the first renderer with this many worker processes (1: skip)")
     args = parser.parse_args()
 
     from openhmr.data.synth import generate
@@ -58,6 +60,12 @@ def main() -> None:
         rate = args.num / (time.perf_counter() - start)
         result[f"{renderer}_images_per_s"] = round(rate, 2)
         result[f"{renderer}_per_core"] = round(rate / cores, 2)
+    if args.workers > 1:
+        settings = {"res": args.res, "progress": False, "look": args.look, "backgrounds": backgrounds, "renderer": renderers[0]}
+        start = time.perf_counter()
+        generate(poses, args.num, work / "run-workers", workers=args.workers, **settings)
+        rate = args.num / (time.perf_counter() - start)
+        result[f"{renderers[0]}_workers{args.workers}_images_per_s"] = round(rate, 2)
     if len(renderers) > 1:
         result["speedup"] = round(result[f"{renderers[0]}_images_per_s"] / result[f"{renderers[-1]}_images_per_s"], 2)
     print(json.dumps(result))

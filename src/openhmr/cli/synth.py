@@ -34,6 +34,7 @@ def add_parser(commands) -> None:
                                       "in one scene, also written as OUT/clip.mp4 (make the bank with --min-degrees 0 to keep every frame)")
     synth.add_argument("--clip-step", type=int, default=1, help="with --clip: take every Nth bank frame (default: 1)")
     synth.add_argument("--fps", type=float, default=30.0, help="with --clip: the video's frame rate (default: 30)")
+    synth.add_argument("--workers", type=int, default=1, help="processes that render, one GL context each (default: 1)")
     synth.add_argument("--grid", help="also write the first 16 images, keypoints drawn (green seen, red hidden), as one picture here")
     synth.set_defaults(run=run)
 
@@ -43,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.num < 1:
         raise OpenHMRError("--num must be at least 1.")
-    if args.clip_step < 1 or args.fps <= 0:
-        raise OpenHMRError("--clip-step must be at least 1 and --fps positive.")
+    if args.clip_step < 1 or args.fps <= 0 or args.workers < 1:
+        raise OpenHMRError("--clip-step and --workers must be at least 1 and --fps positive.")
     from openhmr.io import writable_folder
 
     writable_folder(args.out)
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if backgrounds and not args.backgrounds:
         print(f"backdrops: photos under {backgrounds}", file=sys.stderr)
     path = generate(args.poses, args.num, args.out, seed=args.seed, res=args.res, backgrounds=backgrounds,
-                    clip=args.clip, clip_step=args.clip_step, fps=args.fps, look=args.look)
+                    clip=args.clip, clip_step=args.clip_step, fps=args.fps, look=args.look, workers=args.workers)
     print(path)
     if args.grid:
         from openhmr.showcase import synth_grid

@@ -404,6 +404,8 @@ def generate(
     extra_poses: str | Path | None = None,
     extra_share: float = 0.3,
     renderer: str = "moderngl",
+    workers: int = 1,
+    _part: tuple[int, int] | None = None,
 ) -> Path:
     """Render ``num`` images into ``out/images`` and write ``out/annotations.npz`` with
     ``imgname, center, scale, part (N, 23, 3)`` pixels + visibility and ``S (N, 23, 4)``
@@ -414,7 +416,10 @@ def generate(
     (``images/<n>.mask.png``, one byte per pixel: 0 background, 1 + the part's index in
     :data:`openhmr.body.parts.PART_NAMES`; the occluder cut out).
 
-    ``renderer``: ``moderngl`` (default) or ``pyrender``, recorded as ``renderer``.
+    ``renderer``: ``moderngl`` (default) or ``pyrender``, recorded as ``renderer``. ``workers``:
+    processes that render (one GL context and one thread each); the labels are then gathered
+    here. (``_part``: (k, n), the worker that renders every n-th image from the k-th and writes
+    no annotations.)
     ``look``: ``photo`` (default) or ``plain`` (see the module's docstring); ``backgrounds``
     a folder of photos without people to crop backdrops from (the ``photo`` look still draws
     15 % procedural ones). ``extra_poses``: a second bank (e.g. poses from photos, see
@@ -470,11 +475,17 @@ def generate(
         scene_of = scenes.__getitem__
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
+    if workers > 1 and clip is None and _part is None:
+        _render_in_workers({"poses": poses, "num": num, "out": out, "seed": seed, "res": res, "backgrounds": backgrounds,
+                            "progress": progress, "look": look, "extra_poses": extra_poses, "extra_share": extra_share,
+                            "renderer": renderer}, workers)  # fmt: skip
+    indices = range(num) if _part is None else range(_part[0], num, _part[1])
     drawer = None
     fields: dict[str, list] = {k: [] for k in ("imgname", "maskname", "part", "S", "joints", "pose", "shape", "cam_K", "clip_id")}
     try:
-        bar = tqdm(total=num, desc="synth", unit="img", disable=not progress)
-        for i, scene, (vertices, kp_cam, joints, pixels, K, others) in _labelled_scenes(body, bank, scene_of, num, res):
+        bar = tqdm(total=len(indices), desc="synth" if _part is None else f"synth worker {_part[0] + 1}/{_part[1]}", unit="img",
+                   disable=not progress)
+        for i, scene, (vertices, kp_cam, joints, pixels, K, others) in _labelled_scenes(body, bank, scene_of, indices, res):
             bar.update()
             name, mask_name = f"images/{i:07d}.jpg", f"images/{i:07d}.mask.png"
             # Visibility needs the depth buffer, so it is stored (before the image) for resuming.
@@ -503,6 +514,8 @@ def generate(
     finally:
         if drawer is not None:
             drawer.close()
+    if _part is not None:
+        return out
     arrays = {k: np.asarray(v) for k, v in fields.items()}
     arrays.update(
         center=np.full((num, 2), res / 2.0),
@@ -525,12 +538,33 @@ def generate(
 LABEL_BATCH = 32  # scenes whose bodies are posed together
 
 
-def _labelled_scenes(body: AnnyBody, bank: PoseBank, scene_of, num: int, res: int):
-    """(index, scene, its :func:`scene_labels`) for every image, posed in batches of :data:`LABEL_BATCH`."""
-    for start in range(0, num, LABEL_BATCH):
-        indices = range(start, min(num, start + LABEL_BATCH))
-        scenes = [scene_of(i) for i in indices]
-        yield from zip(indices, scenes, scenes_labels(body, bank, scenes, res))
+def _labelled_scenes(body: AnnyBody, bank: PoseBank, scene_of, indices: range, res: int):
+    """(index, scene, its :func:`scene_labels`) for the images ``indices``, posed in batches of :data:`LABEL_BATCH`."""
+    for start in range(0, len(indices), LABEL_BATCH):
+        batch = indices[start : start + LABEL_BATCH]
+        scenes = [scene_of(i) for i in batch]
+        yield from zip(batch, scenes, scenes_labels(body, bank, scenes, res))
+
+
+def _render_in_workers(settings: dict, workers: int) -> None:
+    """:func:`generate`'s images (and masks) rendered by ``workers`` processes, each with every
+    ``workers``-th image; started fresh (spawn), as a GL context does not survive a fork."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_render_part, args=(settings, (k, workers))) for k in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        raise OpenHMRError(f"{len(failed)} of {workers} synth workers failed (exit codes {failed}); rerun the same command to resume.")
+
+
+def _render_part(settings: dict, part: tuple[int, int]) -> None:
+    torch.set_num_threads(1)
+    generate(**{**settings, "progress": settings["progress"] and part[0] == 0}, _part=part)
 
 
 def _render_image(renderer: SynthRenderer, vertices, others, K, scene: Scene, pixels, kp_cam, res: int, photos: list[Path],
