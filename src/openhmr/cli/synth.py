@@ -34,6 +34,8 @@ def add_parser(commands) -> None:
                                       "in one scene, also written as OUT/clip.mp4 (make the bank with --min-degrees 0 to keep every frame)")
     synth.add_argument("--clip-step", type=int, default=1, help="with --clip: take every Nth bank frame (default: 1)")
     synth.add_argument("--fps", type=float, default=30.0, help="with --clip: the video's frame rate (default: 30)")
+    synth.add_argument("--renderer", choices=("moderngl", "pyrender"), default="moderngl",
+                       help="moderngl on EGL (default; several times faster) or pyrender on OSMesa (the first sets' renderer)")
     synth.add_argument("--workers", type=int, default=1, help="processes that render, one GL context each (default: 1)")
     synth.add_argument("--grid", help="also write the first 16 images, keypoints drawn (green seen, red hidden), as one picture here")
     synth.set_defaults(run=run)
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if backgrounds and not args.backgrounds:
         print(f"backdrops: photos under {backgrounds}", file=sys.stderr)
     path = generate(args.poses, args.num, args.out, seed=args.seed, res=args.res, backgrounds=backgrounds,
-                    clip=args.clip, clip_step=args.clip_step, fps=args.fps, look=args.look, workers=args.workers)
+                    clip=args.clip, clip_step=args.clip_step, fps=args.fps, look=args.look, workers=args.workers,
+                    renderer=args.renderer)
     print(path)
     if args.grid:
         from openhmr.showcase import synth_grid

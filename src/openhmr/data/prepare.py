@@ -18,14 +18,14 @@ SPLIT = {"train": 0.7, "test": 0.15, "discriminator": 0.15}
 def prepare_synthetic(
     poses: str | Path, out: str | Path, num_train: int, num_test: int, seed: int = 0, res: int = CROP_RES,
     progress: bool = True, look: str = "photo", backgrounds: str | Path | None = None,
-    photo_poses: str | Path | None = None, photo_pose_share: float = 0.3,
+    photo_poses: str | Path | None = None, photo_pose_share: float = 0.3, renderer: str = "moderngl",
 ) -> dict[str, Path]:
     """Writes ``out/banks/{train,test,discriminator}.npz`` and ``out/{train,test}/annotations.npz``
     (``out/{train,test}-photo/`` in the ``photo`` look, so both looks share a bank split);
     returns their paths under the keys ``train``, ``test``, ``discriminator``, ``train_bank``,
     ``test_bank``. Every seed but 0 gets its own experiment in ``out/seed<N>/`` (its own clip
-    split and renders), so that runs of different seeds share no random draw. ``look`` and
-    ``backgrounds``: see :func:`openhmr.data.synth.generate`. ``photo_poses`` (a bank of poses
+    split and renders), so that runs of different seeds share no random draw. ``look``,
+    ``backgrounds`` and ``renderer``: see :func:`openhmr.data.synth.generate`. ``photo_poses`` (a bank of poses
     from photos) poses ``photo_pose_share`` of the training images (rendered into
     ``train-<look>+<bank name>-<share>``) and joins the discriminator's bank
     (``banks/discriminator+<bank name>.npz``); the test set stays mocap only."""
@@ -55,7 +55,7 @@ def prepare_synthetic(
         annotations = out / folder / "annotations.npz"
         if not annotations.exists() or _count(annotations) != num:
             generate(banks[name], num, out / folder, seed=seed * 2 + offset, res=res, progress=progress, look=look,
-                     backgrounds=backgrounds, extra_poses=extra[name], extra_share=photo_pose_share)
+                     backgrounds=backgrounds, extra_poses=extra[name], extra_share=photo_pose_share, renderer=renderer)
         paths[name] = annotations
     return paths
 

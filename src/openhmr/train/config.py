@@ -60,6 +60,7 @@ class DataConfig(_Settings):
     # training images and join the discriminator's bank; the test clips stay mocap only.
     photo_poses: _Text | None = None
     photo_pose_share: _Share = 0.3
+    renderer: Literal["moderngl", "pyrender"] = "moderngl"  # the synthetic set's renderer (openhmr synth --renderer)
     train: _Text | None = None  # SPIN-style annotations .npz
     test: _Text | None = None
     discriminator_poses: _Text | None = None  # pose bank for the discriminator's real samples

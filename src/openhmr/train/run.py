@@ -31,7 +31,7 @@ def prepare_data(config: TrainConfig) -> dict[str, Path | None]:
 
         paths = prepare_synthetic(d.poses, d.work_dir, d.num_train, d.num_test, seed=config.seed, res=d.res, progress=config.progress,
                                   look=d.synth_look, backgrounds=d.backgrounds or default_backgrounds(), photo_poses=d.photo_poses,
-                                  photo_pose_share=d.photo_pose_share)
+                                  photo_pose_share=d.photo_pose_share, renderer=d.renderer)
         return {
             "train": paths["train"],
             "test": paths["test"],
