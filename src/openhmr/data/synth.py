@@ -8,9 +8,10 @@ a procedural or photographic background, sometimes an occluding box. ``photo``: 
 hair, clothes with sleeves and patterns (:mod:`openhmr.data.synth_look`), key + fill +
 ambient light matched to a real backdrop, wide to tele lenses and camera pitch, cuts at the
 knees, hips or chest, a second person beside, behind or in front, and the camera's blur,
-noise and JPEG (:mod:`openhmr.data.photo_effects`). So an interrupted run resumes by skipping the images already on disk
-(their labels are recomputed, without rendering), and no half-written image ever exists
-(atomic writes). Labels follow SPIN's fields (see :func:`generate`).
+noise and JPEG (:mod:`openhmr.data.photo_effects`). So an interrupted run resumes by
+skipping the images already on disk (their labels are recomputed, without rendering), and no
+half-written image ever exists (atomic writes). Labels follow SPIN's fields (see
+:func:`generate`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class Scene:
     light: tuple[float, np.ndarray]  # intensity, direction (3,) the light travels, camera axes
     background_seed: int
     occluder: tuple[float, float, float, float] | None  # x0, y0, x1, y1 in [0, 1]
-    photo: PhotoLook | None = None  # the ``photo`` look's extras; None: the ``plain`` look
+    # The ``photo`` look's extras (it leaves colours, stripes and light unused); None: ``plain``.
+    photo: PhotoLook | None = None
 
 
 LOOKS = ("plain", "photo")
@@ -66,6 +68,8 @@ DEFAULT_BACKGROUNDS = "../shared/data/backgrounds"
 def default_backgrounds() -> str | None:
     """:data:`DEFAULT_BACKGROUNDS` when that folder exists, else None (procedural backdrops)."""
     return DEFAULT_BACKGROUNDS if Path(DEFAULT_BACKGROUNDS).is_dir() else None
+
+
 CUTS = {"knees": (13, 14), "hips": (11, 12), "chest": (5, 6, 11, 12)}  # COCO-23 keypoints whose mean height is cut
 
 
@@ -330,7 +334,8 @@ def generate(
         scene_of = scenes.__getitem__
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    if workers > 1 and clip is None and _part is None:
+    unrendered = [i for i in range(num) if not all((out / "images" / f).exists() for f in (f"{i:07d}.jpg", f".{i:07d}.vis.npy", f"{i:07d}.mask.png"))]
+    if workers > 1 and clip is None and _part is None and unrendered:
         _render_in_workers({"poses": poses, "num": num, "out": out, "seed": seed, "res": res, "backgrounds": backgrounds,
                             "progress": progress, "look": look, "extra_poses": extra_poses, "extra_share": extra_share,
                             "renderer": renderer}, workers)  # fmt: skip
@@ -423,7 +428,7 @@ def _render_part(settings: dict, part: tuple[int, int]) -> None:
 
 
 def _render_image(renderer: SynthRenderer, vertices, others, K, scene: Scene, pixels, kp_cam, res: int, photos: list[Path],
-                  image_path: Path, vis_path: Path) -> np.ndarray:
+                  image_path: Path, vis_path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Render, composite and write one image and its keypoint visibility; returns it (K,) and
     the visible part labels (res, res) when the renderer drew them in the same pass (else None)."""
     from PIL import Image
