@@ -36,6 +36,7 @@ class SynthRenderer:
     # OSMesa keeps about 3.6 MB per rendered scene inside its context, although pyrender
     # deletes each mesh's buffers (measured with pyrender-maintained 1.0.1, PyOpenGL 3.1.10:
     # a process had grown to 19.8 GB after 4,300 renders); a fresh context every so often frees it.
+    # pyrender only: moderngl releases its buffers after each draw (flat memory over 600 scenes).
     RENEW_EVERY = 200
 
     def __init__(self, body: AnnyBody, res: int, renew_every: int = RENEW_EVERY, backend: str = "pyrender"):
