@@ -37,8 +37,8 @@ def main() -> None:
     from PIL import Image, ImageDraw
     from real_photos import not_upright, subset
 
-    from openhmr.body import load_body_model
     from openhmr.body import keypoints as kp
+    from openhmr.body import load_body_model
     from openhmr.data.dataset import CropDataset
     from openhmr.eval.evaluate import PROTOCOLS_2D, evaluate_2d, read_eval_set
     from openhmr.nets.weights_io import load_hmr, read_metadata
@@ -61,7 +61,7 @@ def main() -> None:
         return np.asarray(tile)
 
     rows = [[draw(s["image"], s["keypoints2d"].numpy(), (40, 220, 40)) for s in samples]]
-    result = {"people": int(len(people.imgname))}
+    result = {"people": len(people.imgname)}
     names = kp.convention_names(PROTOCOLS_2D["lsp"])
     for checkpoint in args.checkpoints:
         arch, _ = read_metadata(checkpoint)
