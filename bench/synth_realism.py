@@ -64,11 +64,9 @@ def main() -> None:
     cross = _score(models["plain"], test["photo"], args.limit, synthetic_only=True)
     result = {"steps": args.steps, "num_train": args.num_train, "photo_poses": Path(args.photo_poses).name if args.photo_poses else None}
     for look, name in (("plain", "old"), ("photo", "new")):
-        result[f"lsp_test_pck05_{name}"] = scores[look]["lsp_test_pck05"]
-        result[f"coco_val_pck05_{name}"] = scores[look]["coco_val_pck05"]
-        result[f"synth_pa_mpjpe_{name}"] = scores[look]["synth_pa_mpjpe"]
-        result[f"lsp_test_facing_{name}"] = scores[look]["lsp_test_facing"]
-        result[f"lsp_test_unusual_pck05_{name}"] = scores[look]["lsp_test_unusual_pck05"]
+        for key in ("lsp_test_pck05", "lsp_test_pck10", "coco_val_pck05", "coco_val_pck10", "synth_pa_mpjpe", "synth_mpjpe",
+                    "lsp_test_facing", "lsp_test_unusual_pck05", "lsp_test_unusual_pck10"):
+            result[f"{key}_{name}"] = scores[look][key]
     result["synth_pa_mpjpe_cross"] = cross["synth_pa_mpjpe"]
     if args.out:
         from openhmr.io import write_json
