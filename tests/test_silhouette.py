@@ -79,7 +79,7 @@ def masked_set(tmp_path_factory, anny_body):
     bank = PoseBank(np.zeros((frames, 30, 3), np.float32), np.zeros((frames, 3), np.float32), np.zeros(frames, np.int64),
                     np.array(["rest"]), np.arange(frames), "anny")
     folder = tmp_path_factory.mktemp("masked")
-    return generate(bank.save(folder / "bank.npz"), frames, folder / "set", seed=3, res=128, progress=False)
+    return generate(bank.save(folder / "bank.npz"), frames, folder / "set", seed=3, res=128, progress=False, look="plain")
 
 
 def test_synth_writes_part_masks_that_match_the_image(masked_set):

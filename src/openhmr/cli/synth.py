@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from openhmr.data.synth import DEFAULT_BACKGROUNDS
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import CROP_RES
 
 LOOKS = ("photo", "plain")
+# Nothing heavy at the top: every command's module is imported when the CLI starts (and the web
+# demo must set its temp folders before torch is first imported).
 
 
 def add_parser(commands) -> None:
@@ -28,7 +29,7 @@ def add_parser(commands) -> None:
     synth.add_argument("--look", choices=LOOKS, default="photo",
                        help="photo: skin tones, hair, patterned clothes, key and fill light, real backdrops, lenses, cuts, "
                             "a second person, blur, noise and JPEG; plain: the first sets' flat look (default: photo)")
-    synth.add_argument("--backgrounds", help=f"folder of photos without people to crop backdrops from (default: {DEFAULT_BACKGROUNDS} "
+    synth.add_argument("--backgrounds", help="folder of photos without people to crop backdrops from (default: ../shared/data/backgrounds "
                                              "when it exists, else procedural gradients)")
     synth.add_argument("--clip", help="render a video instead: --num consecutive frames of this bank clip (name or number) "
                                       "in one scene, also written as OUT/clip.mp4 (make the bank with --min-degrees 0 to keep every frame)")

@@ -27,7 +27,9 @@ def is_synthetic_set(path: str | Path) -> bool:
 
 
 def add_synthetic_masks(annotations: str | Path, progress: bool = True) -> tuple[int, int]:
-    """Write ``<image>.mask.png`` for every image of a synthetic set that lacks one.
+    """Write ``<image>.mask.png`` for every image of a synthetic set that lacks one, with the
+    renderer the set records (pyrender for sets older than that field). A second person of a
+    ``photo``-look image is not cut out: such sets are written with their masks.
     Returns (written, already there)."""
     from tqdm import tqdm
 
@@ -50,7 +52,7 @@ def add_synthetic_masks(annotations: str | Path, progress: bool = True) -> tuple
             with torch.no_grad():
                 out = body(pose[:, 0], pose[:, 1:], torch.from_numpy(data["shape"][index]).float())
             vertices = out.vertices.numpy() + data["joints"][index][:, :1]  # the root sits at the body's origin
-            renderer = renderer or SynthRenderer(body, res)
+            renderer = renderer or SynthRenderer(body, res, backend=str(data.get("renderer", "pyrender")))
             for k, i in enumerate(index):
                 labels = renderer.render_parts(vertices[k], data["cam_K"][i])
                 write_mask(mask_path_beside(root / str(data["imgname"][i])), labels, None)
