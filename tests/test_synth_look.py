@@ -127,7 +127,7 @@ def test_a_person_in_front_hides_keypoints_and_mask(tmp_path, anny_body, backend
     try:
         seen = {}
         for name, s in (("alone", alone), ("hidden", hidden)):
-            vertices, kp_cam, _, pixels, K, others = synth.scene_labels(anny_body, bank, s, 96)
+            vertices, kp_cam, _, pixels, K, others = synth.scenes_labels(anny_body, bank, [s], 96)[0]
             seen[name], same_pass = synth._render_image(renderer, vertices, others, K, s, pixels, kp_cam, 96, [],
                                                         tmp_path / f"{name}.jpg", tmp_path / f"{name}.vis.npy")
             seen[name + "_mask"] = synth.visible_parts(renderer, vertices, others, K)

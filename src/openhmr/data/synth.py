@@ -170,15 +170,10 @@ def background(seed: int, res: int, photos: list[Path]) -> np.ndarray:
     return np.clip(a + (b - a) * t + noise, 0, 255).astype(np.uint8)
 
 
-def scene_labels(body: AnnyBody, bank: PoseBank, scene: Scene, res: int):
-    """Vertices, keypoints and joints (camera frame, translated), pixel keypoints, K, and the
-    second person's vertices (or None)."""
-    return scenes_labels(body, bank, [scene], res)[0]
-
-
 def scenes_labels(body: AnnyBody, bank: PoseBank, scenes: list[Scene], res: int) -> list[tuple]:
-    """:func:`scene_labels` of each scene, the bodies posed in one batch (about ten times
-    faster per body than one at a time)."""
+    """For each scene: vertices, keypoints and joints (camera frame, translated), pixel
+    keypoints, K, and the second person's vertices (or None); the bodies posed in one batch
+    (about ten times faster per body than one at a time)."""
     def posed(people):
         with torch.no_grad():
             return body(torch.stack([p.global_orient for p in people]),
@@ -334,8 +329,9 @@ def generate(
         scene_of = scenes.__getitem__
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    unrendered = [i for i in range(num) if not all((out / "images" / f).exists() for f in (f"{i:07d}.jpg", f".{i:07d}.vis.npy", f"{i:07d}.mask.png"))]
-    if workers > 1 and clip is None and _part is None and unrendered:
+    if workers > 1 and clip is None and _part is None and not all(
+        (out / "images" / f).exists() for i in range(num) for f in (f"{i:07d}.jpg", f".{i:07d}.vis.npy", f"{i:07d}.mask.png")
+    ):
         _render_in_workers({"poses": poses, "num": num, "out": out, "seed": seed, "res": res, "backgrounds": backgrounds,
                             "progress": progress, "look": look, "extra_poses": extra_poses, "extra_share": extra_share,
                             "renderer": renderer}, workers)  # fmt: skip
@@ -399,7 +395,7 @@ LABEL_BATCH = 32  # scenes whose bodies are posed together
 
 
 def _labelled_scenes(body: AnnyBody, bank: PoseBank, scene_of, indices: range, res: int):
-    """(index, scene, its :func:`scene_labels`) for the images ``indices``, posed in batches of :data:`LABEL_BATCH`."""
+    """(index, scene, its labels from :func:`scenes_labels`) for the images ``indices``, posed in batches of :data:`LABEL_BATCH`."""
     for start in range(0, len(indices), LABEL_BATCH):
         batch = indices[start : start + LABEL_BATCH]
         scenes = [scene_of(i) for i in batch]

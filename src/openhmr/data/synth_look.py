@@ -137,8 +137,8 @@ def sample_lighting(rng: np.random.Generator, backdrop_mean: np.ndarray) -> Ligh
 class BodyRegions:
     """Each vertex's region, from Anny's skinning (dominant bone) and the rest pose.
 
-    ``rest`` (V, 3) the rest-pose vertices of a typical adult, y down, facing -z;
-    ``joints`` (J, 3) its joints. Also keeps ``rest`` for the patterns."""
+    ``region`` (V,) one of the region constants; ``rest`` (V, 3) the rest-pose vertices of a
+    typical adult (y down, facing -z), where the patterns are laid out."""
 
     def __init__(self, body):
         with torch.no_grad():
@@ -160,13 +160,12 @@ class BodyRegions:
             return t
 
         region[np.isin(side, ["Hips", "HipJoint"])] = BOTTOM
-        region[np.isin(side, ["UpLeg"])] = np.where(along("UpLeg", "Leg")[np.isin(side, ["UpLeg"])] < 0.5, BOTTOM, THIGH)
+        region[side == "UpLeg"] = np.where(along("UpLeg", "Leg")[side == "UpLeg"] < 0.5, BOTTOM, THIGH)
         region[side == "Leg"] = SHIN
         region[np.isin(side, ["Foot", "ToeBase"])] = SHOE
         region[side == "Arm"] = np.where(along("Arm", "ForeArm")[side == "Arm"] < 0.55, UPPER_SLEEVE, LOWER_SLEEVE)
         region[side == "ForeArm"] = LOWER_SLEEVE
-        region[np.isin(side, ["Hand", "Thumb", "FingerBase", "HandFinger1", "LThumb", "RThumb"])] = SKIN
-        region[np.isin(bone, ["LThumb", "RThumb"])] = SKIN
+        region[np.isin(side, ["Hand", "FingerBase", "HandFinger1", "LThumb", "RThumb"])] = SKIN
         head = np.isin(bone, ["Neck", "Neck1", "Head"])
         region[head] = SKIN
         # Hair: above the brow, and the back of the head down to the nape.

@@ -46,7 +46,7 @@ class SynthRenderer:
 
         if backend not in RENDERERS:
             raise OpenHMRError(f"Unknown renderer {backend!r}; choose one of {', '.join(RENDERERS)}.")
-        self.body, self.res, self.backend = body, res, backend
+        self.body, self.res = body, res
         dominant = body.dominant_joints()
         self.part = np.array([_PART_OF_BONE.get(body.joint_names[int(b)], 0) for b in dominant])
         self.face_part = face_parts(body)  # for the part masks
