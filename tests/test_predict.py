@@ -348,3 +348,32 @@ def test_pipes_and_symbolic_link_loops_are_named_not_read(tmp_path):
         str(tmp_path / "pipe.jpg"): "not a regular file (a pipe, device or socket)",
         str(tmp_path / "a.jpg"): "a broken or looping symbolic link",
     }
+
+
+def test_one_gl_context_draws_photos_of_several_sizes_where_the_camera_puts_them():
+    """predict_files keeps one MeshRenderer for a folder: pictures of different sizes share a
+    square viewport and are cut from its corner, so each must still show a sphere exactly where
+    the pinhole camera projects it (a corner anchored wrongly shifts the disc)."""
+    import trimesh
+
+    from openhmr.render import MeshRenderer
+
+    sphere = trimesh.creation.icosphere(4, 0.3)
+    renderer = MeshRenderer()
+    contexts = []
+    try:
+        for (width, height), centre in (((300, 200), (0.1, -0.05, 3.0)), ((400, 500), (-0.2, 0.3, 2.5))):
+            K = np.array([[450.0, 0.0, width / 2 + 20], [0.0, 450.0, height / 2 - 10], [0.0, 0.0, 1.0]])
+            picture = renderer(sphere.vertices + centre, sphere.faces, K, (width, height))
+            contexts.append(renderer._renderer)
+            assert picture.shape == (height, width, 3)
+            covered = (picture < 250).any(-1)
+            x, y, z = centre
+            u, v = K[0, 0] * x / z + K[0, 2], K[1, 1] * y / z + K[1, 2]
+            radius = K[0, 0] * 0.3 / np.sqrt(z**2 - 0.3**2)  # the sphere's outline, nearly a disc here
+            rows, cols = np.mgrid[:height, :width]
+            disc = (cols + 0.5 - u) ** 2 + (rows + 0.5 - v) ** 2 < radius**2
+            assert (covered & disc).sum() / (covered | disc).sum() > 0.95
+    finally:
+        renderer.close()
+    assert contexts[0] is contexts[1]  # both sizes fit one 512² viewport: no second context

@@ -34,9 +34,21 @@ def render_mesh(
         renderer.close()
 
 
+def viewport_side(width: int, height: int) -> int:
+    """The square viewport a picture of ``width`` x ``height`` is drawn in: the next power of
+    two from 256 up, so that photos of many sizes share one GL context (OSMesa cannot resize
+    one: a new size is a new context, about 0.2 s)."""
+    side = 256
+    while side < max(width, height):
+        side *= 2
+    return side
+
+
 class MeshRenderer:
     """:func:`render_mesh` keeping one GL context for many frames (making one costs about
-    0.2 s on OSMesa). Create it in the process that renders, and close it."""
+    0.2 s on OSMesa): pictures are drawn in the top-left corner of a square viewport
+    (:func:`viewport_side`) and cut out of it. Create it in the process that renders, and
+    close it."""
 
     def __init__(self):
         self._renderer = None
@@ -56,10 +68,12 @@ class MeshRenderer:
         scene.add(camera, pose=np.eye(4))
         for direction in ([0.0, -1.0, 1.0], [1.0, 1.0, 1.0], [-1.0, 0.5, 0.5]):
             scene.add(pyrender.DirectionalLight(intensity=2.5), pose=light_pose(np.array(direction)))
-        if self._renderer is None or (self._renderer.viewport_width, self._renderer.viewport_height) != (width, height):
+        side = viewport_side(width, height)
+        if self._renderer is None or self._renderer.viewport_width != side:
             self.close()
-            self._renderer = pyrender.OffscreenRenderer(width, height)
-        color_buffer, depth = self._renderer.render(scene)
+            self._renderer = pyrender.OffscreenRenderer(side, side)
+        # The intrinsics place pixel (u, v) at the same pixel of the larger viewport.
+        color_buffer, depth = (buffer[:height, :width] for buffer in self._renderer.render(scene))
         # The depth buffer is the coverage mask (OSMesa gives no alpha channel).
         covered = (depth > 0)[..., None]
         base = np.full((height, width, 3), 255, np.uint8) if background is None else background

@@ -9,6 +9,7 @@ the run goes on.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import warnings
@@ -24,6 +25,7 @@ from openhmr.predict.inputs import frames
 from openhmr.predict.keypoint_boxes import box_outside, boxes_from_keypoints
 from openhmr.predict.outputs import write_outputs
 from openhmr.predict.predictor import Model
+from openhmr.render import MeshRenderer
 
 
 @dataclasses.dataclass
@@ -61,7 +63,8 @@ def predict_files(model: Model, files: list[Path], job: PredictJob, report: Repo
     of frames with results. Each input or frame that gives none is passed to ``report``."""
     faces = model.body.faces.cpu().numpy()
     done, used_stems = 0, set()
-    with warnings.catch_warnings():
+    renderer = MeshRenderer()  # one GL context for every overlay of the run
+    with warnings.catch_warnings(), contextlib.closing(renderer):
         warnings.simplefilter("once")
         for path in tqdm(files, desc="predict", unit="input", disable=not job.progress):
             try:
@@ -81,7 +84,7 @@ def predict_files(model: Model, files: list[Path], job: PredictJob, report: Repo
                         stem += "_"
                     used_stems.add(stem)
                     prediction = model.predict(image, boxes, job.focal, name=str(path), refine=job.refine)
-                    write_outputs(job.out_dir, stem, image, prediction, faces, job.save_mesh, job.side_view)
+                    write_outputs(job.out_dir, stem, image, prediction, faces, job.save_mesh, job.side_view, renderer)
                     done += 1
             except ImageError as e:
                 report("skipped", str(path), str(e))

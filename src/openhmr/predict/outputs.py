@@ -45,14 +45,15 @@ def overlay_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, K: 
     return np.where((rendered != background).any(axis=2, keepdims=True), blended, background)
 
 
-def overlay(image: np.ndarray, prediction: Prediction, faces: np.ndarray) -> np.ndarray:
-    """(H', W', 3) uint8: the people's meshes over ``image`` and their COCO-17 keypoints."""
+def overlay(image: np.ndarray, prediction: Prediction, faces: np.ndarray, renderer=None) -> np.ndarray:
+    """(H', W', 3) uint8: the people's meshes over ``image`` and their COCO-17 keypoints
+    (``renderer``: a :class:`openhmr.render.MeshRenderer` to reuse, else a fresh context)."""
     from PIL import Image, ImageDraw
 
     if not prediction.people:
         return overlay_mesh(image, np.zeros((0, 3)), faces, np.eye(3))
     vertices, all_faces = _joined_mesh(prediction, faces)
-    canvas = Image.fromarray(overlay_mesh(image, vertices, all_faces, prediction.people[0].K))
+    canvas = Image.fromarray(overlay_mesh(image, vertices, all_faces, prediction.people[0].K, renderer))
     size = canvas.size
     scale = size[0] / image.shape[1]
     draw = ImageDraw.Draw(canvas)
@@ -71,8 +72,9 @@ def overlay(image: np.ndarray, prediction: Prediction, faces: np.ndarray) -> np.
     return np.asarray(canvas)
 
 
-def side_view(prediction: Prediction, faces: np.ndarray, size: int = 512) -> np.ndarray:
-    """The people seen from their right: turned 90° about the vertical through their centre."""
+def side_view(prediction: Prediction, faces: np.ndarray, size: int = 512, renderer=None) -> np.ndarray:
+    """The people seen from their right: turned 90° about the vertical through their centre
+    (``renderer`` as for :func:`overlay`)."""
     from openhmr.render import render_mesh
 
     vertices, all_faces = _joined_mesh(prediction, faces)
@@ -83,14 +85,16 @@ def side_view(prediction: Prediction, faces: np.ndarray, size: int = 512) -> np.
     focal = 1000.0
     distance = focal * extent / size
     K = np.array([[focal, 0.0, size / 2], [0.0, focal, size / 2], [0.0, 0.0, 1.0]])
-    return render_mesh(turned + [0.0, 0.0, distance], all_faces, K, (size, size))
+    return (renderer or render_mesh)(turned + [0.0, 0.0, distance], all_faces, K, (size, size))
 
 
 def write_outputs(
     out_dir: Path, stem: str, image: np.ndarray, prediction: Prediction, faces: np.ndarray,
-    mesh_format: str | None = None, side: bool = False,
+    mesh_format: str | None = None, side: bool = False, renderer=None,
 ) -> list[Path]:
-    """Write one frame's files; returns them. On any failure, removes what it wrote."""
+    """Write one frame's files; returns them. On any failure, removes what it wrote.
+    ``renderer``: a :class:`openhmr.render.MeshRenderer` kept for many frames (else each
+    picture makes its own GL context)."""
     from openhmr.io import write_json, write_mesh, write_png
 
     written: list[Path] = []
@@ -100,9 +104,9 @@ def write_outputs(
             for i, person in enumerate(prediction.people):
                 written.append(write_mesh(out_dir / f"{stem}_person{i}.{mesh_format}", person.vertices, faces))
                 mesh_names[i] = written[-1].name
-        written.append(write_png(out_dir / f"{stem}_overlay.png", overlay(image, prediction, faces)))
+        written.append(write_png(out_dir / f"{stem}_overlay.png", overlay(image, prediction, faces, renderer)))
         if side and prediction.people:
-            written.append(write_png(out_dir / f"{stem}_side.png", side_view(prediction, faces)))
+            written.append(write_png(out_dir / f"{stem}_side.png", side_view(prediction, faces, renderer=renderer)))
         written.append(write_json(out_dir / f"{stem}.json", prediction.to_dict(mesh_names)))
     except BaseException:
         for path in written:
