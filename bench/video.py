@@ -4,8 +4,9 @@ whose true motion is known.
     python bench/video.py [--bvh ../shared/data/cmu-mocap/bvh/131_01.bvh] [--frames 90]
                           [--clip-step 4] [--work-dir /tmp/openhmr-video-bench] [--strip docs/video_strip.jpg]
 
-The clip: every ``clip-step``-th frame of one CMU clip (120 fps -> 30 fps at step 4), rendered
-by ``openhmr synth --clip`` in one scene at 256², written as an MPEG-4 video. Then
+The clip: every ``clip-step``-th frame of one CMU clip (120 fps -> 30 fps at step 4, 10 fps at
+step 12), rendered by ``openhmr synth --clip`` in one scene at 256², written as an MPEG-4 video
+at the rate it was sampled at (the BVH's frame rate / clip-step). Then
 ``predict --bvh``'s steps, timed: every frame estimated (the person followed by their landmarks'
 regions, MediaPipe's video mode rebuilt in PyTorch; and, for comparison, MediaPipe Pose's box
 on every frame: ``*_detector_every_frame``), smoothed, written as BVH + overlay video + JSON. Jitter is the mean magnitude of the joints' second
@@ -32,6 +33,15 @@ def jitter_mm(joints: np.ndarray) -> float:
     """Mean |x[t+1] - 2 x[t] + x[t-1]| over frames and joints, (T, J, 3) metres -> mm / frame²."""
     acc = joints[2:] - 2 * joints[1:-1] + joints[:-2]
     return float(np.linalg.norm(acc, axis=-1).mean() * 1000)
+
+
+def bvh_fps(path: Path) -> float:
+    """The frame rate in a BVH file's header ("Frame Time: seconds")."""
+    with open(path) as f:
+        for line in f:
+            if line.strip().startswith("Frame Time:"):
+                return 1.0 / float(line.split(":")[1])
+    raise ValueError(f"{path} has no 'Frame Time' line.")
 
 
 def root_relative(joints: np.ndarray) -> np.ndarray:
@@ -62,7 +72,8 @@ def main() -> None:
         bank, _ = build_pose_bank([Path(args.bvh)], body, 0.0, None)  # every frame kept
         bank.save(bank_path)
     clip_dir = work / f"clip_{args.frames}_{args.clip_step}"
-    annotations = generate(bank_path, args.frames, clip_dir, res=256, progress=False, clip="0", clip_step=args.clip_step)
+    fps = bvh_fps(Path(args.bvh)) / args.clip_step  # the clip plays at the rate it was sampled at
+    annotations = generate(bank_path, args.frames, clip_dir, res=256, progress=False, clip="0", clip_step=args.clip_step, fps=fps)
     truth = np.load(annotations)["joints"]
     video = clip_dir / "clip.mp4"
 

@@ -92,6 +92,20 @@ def test_smoothing_removes_noise_follows_a_slow_swing_and_strength_zero_is_the_i
     assert (smooth_positions(positions, FPS, 0.5) - positions).abs().max() < 0.01
 
 
+def test_smoothing_damps_a_motion_about_as_much_at_10_frames_a_second_as_at_30():
+    """The cut-off is in Hz whatever the frame rate: the same 1 Hz swing keeps nearly the same
+    amplitude at 10 and 30 fps (One-Euro's approximate smoothing factor kept 0.51 at 10 fps
+    against 0.76 at 30, halving a 10 fps clip's true motion)."""
+    kept = {}
+    for fps in (10, 30):
+        t = torch.arange(6 * fps, dtype=torch.float64) / fps
+        swing = torch.stack([0.1 * torch.sin(2 * torch.pi * t), torch.zeros_like(t), torch.zeros_like(t)], -1)[:, None]
+        middle = slice(len(t) // 4, 3 * len(t) // 4)  # away from the clip's ends
+        kept[fps] = float(smooth_positions(swing, fps, 0.5)[middle, 0, 0].abs().max() / 0.1)
+    assert 0.6 < kept[10] < kept[30] < 0.9
+    assert kept[10] > 0.8 * kept[30]
+
+
 @pytest.fixture(scope="module")
 def swing_bank(tmp_path_factory, anny_body):
     """A 30-frame clip of swinging arms and legs, as a pose bank (one clip)."""
