@@ -1,14 +1,18 @@
 """A folder of photos through ``openhmr predict``: people per second, and where the time goes.
 
-    python bench/predict_folder.py [--data ../shared/data/real] [--limit 100] [--threads 2] [--detector mediapipe]
+    python bench/predict_folder.py [--data ../shared/data/real] [--limit 100] [--threads 2] [--detector mediapipe] [--workers 2]
 
 The photos: the first ``--limit`` LSP test images (one person each). ``people_per_s`` is
 :func:`openhmr.predict.jobs.predict_files` itself (what ``openhmr predict FOLDER --out DIR``
 runs after loading the model: reading, finding people, the network, writing each photo's JSON
-and overlay), over the people it wrote. Then the same photos once more, step by step in the
-same process, for the split: ``read_ms``, ``detect_ms``, ``network_ms`` (``Model.predict``
-given the boxes: crops, encoder, regressor, body) and ``write_ms`` (overlay + JSON), per photo.
-Prints one JSON line last.
+and overlay), over the people it wrote, in one process of ``--threads`` threads. Then the same
+photos once more, step by step in the same process, for the split: ``read_ms``, ``detect_ms``,
+``network_ms`` (``Model.predict`` given the boxes: crops, encoder, regressor, body) and
+``write_ms`` (overlay + JSON), per photo. With ``--workers N``, the same folder through
+:func:`openhmr.predict.jobs.predict_files_in_workers` (``openhmr predict --workers N``):
+``workers_people_per_s`` counts the whole call, the workers' start (spawn, model load) included;
+``workers_startup_s`` is the same call on N photos (start plus one photo each), and
+``workers_people_per_s_after_startup`` the rate once they run. Prints one JSON line last.
 """
 
 from __future__ import annotations
@@ -31,12 +35,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--detector", default="mediapipe", choices=("mediapipe", "blazepose"))
+    parser.add_argument("--workers", type=int, default=0, help="also measure this many worker processes (default: not)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     from openhmr.data.sources import read_annotations
     from openhmr.predict.images import load_image
-    from openhmr.predict.jobs import PredictJob, predict_files
+    from openhmr.predict.jobs import PredictJob, predict_files, predict_files_in_workers
     from openhmr.predict.outputs import write_outputs
     from openhmr.predict.predictor import load_model
     from openhmr.render import MeshRenderer
@@ -74,6 +79,21 @@ def main() -> None:
               "detector": args.detector, "seconds": round(seconds, 2), "people_per_s": round(people / seconds, 2),
               "photos_per_s": round(len(files) / seconds, 2), "problems": len(problems)}
     result.update({f"{key}_ms": round(1000 * value / len(files), 1) for key, value in split.items()})
+    if args.workers > 1:
+        load_args = {"detector": args.detector}
+        timings = {}
+        for label, some in (("startup", files[: args.workers]), ("all", files)):
+            with tempfile.TemporaryDirectory() as out:
+                start = time.perf_counter()
+                predict_files_in_workers(load_args, some, PredictJob(Path(out), progress=False), lambda *problem: None, args.workers)
+                timings[label] = time.perf_counter() - start
+                timings[f"{label}_people"] = sum(len(json.loads(p.read_text())["people"]) for p in Path(out).glob("*.json"))
+        result.update(workers=args.workers, workers_seconds=round(timings["all"], 2),
+                      workers_people_per_s=round(timings["all_people"] / timings["all"], 2),
+                      workers_startup_s=round(timings["startup"], 2),
+                      workers_people_per_s_after_startup=round(
+                          (timings["all_people"] - timings["startup_people"]) / (timings["all"] - timings["startup"]), 2))
+        result["workers_over_one_process"] = round(result["workers_people_per_s"] / result["people_per_s"], 2)
     print(json.dumps(result))
 
 

@@ -377,3 +377,29 @@ def test_one_gl_context_draws_photos_of_several_sizes_where_the_camera_puts_them
     finally:
         renderer.close()
     assert contexts[0] is contexts[1]  # both sizes fit one 512² viewport: no second context
+
+
+def test_worker_processes_write_what_one_process_writes_and_keep_same_named_inputs_apart(tmp_path, checkpoint, capsys):
+    """--workers shares a folder among processes: every result is the one process's (same
+    boxes, same keypoints), two inputs named alike in different folders both keep their files
+    (such inputs go to one worker, which names the second a_), and a broken input is reported."""
+    for folder, shift in (("one", 0), ("two", 30), ("three", 60)):
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        Image.fromarray(np.roll(person_photo(), shift, axis=1)).save(tmp_path / "in" / folder / "a.png")
+    Image.fromarray(person_photo()).save(tmp_path / "in" / "b.png")
+    (tmp_path / "in" / "broken.png").write_bytes(b"not a png")
+    common = [str(tmp_path / "in"), "--checkpoint", str(checkpoint), "--bbox", "100,20,90,200", "--quiet"]
+    assert main(["predict", *common, "--out", str(tmp_path / "single")]) == 1
+    single_err = capsys.readouterr().err
+    assert main(["predict", *common, "--out", str(tmp_path / "workers"), "--workers", "2"]) == 1
+    assert "broken.png" in capsys.readouterr().err and "broken.png" in single_err
+    names = sorted(p.name for p in (tmp_path / "single").glob("*.json"))
+    assert names == ["a.json", "a_.json", "a__.json", "b.json"]
+    assert sorted(p.name for p in (tmp_path / "workers").glob("*.json")) == names
+    for name in names:
+        one, two = (json.loads((tmp_path / run / name).read_text())["people"][0] for run in ("single", "workers"))
+        assert one["bbox"] == two["bbox"]
+        assert np.allclose(one["keypoints_2d"], two["keypoints_2d"], atol=1e-3)
+    with pytest.raises(SystemExit) as usage:
+        main(["predict", *common, "--out", str(tmp_path / "bad"), "--workers", "0"])
+    assert usage.value.code == 2 and "--workers must be at least 1" in capsys.readouterr().err

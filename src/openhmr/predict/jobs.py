@@ -4,7 +4,7 @@
 For each image (or every ``video_step``-th video frame) the people come from, in order of
 precedence, the user's ``--bbox``, a keypoint file, or the detector; each person is predicted,
 and the frame's results are written. Inputs that give nothing are reported and skipped, and
-the run goes on.
+the run goes on. :func:`predict_files_in_workers` shares the files among worker processes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -58,13 +59,15 @@ def _boxes(model: Model, job: PredictJob, path: Path, image) -> list[Detection]:
     return model.detect(image)
 
 
-def predict_files(model: Model, files: list[Path], job: PredictJob, report: Report) -> int:
+def predict_files(model: Model, files: list[Path], job: PredictJob, report: Report, renderer: MeshRenderer | None = None) -> int:
     """Every image and sampled video frame of ``files`` -> ``job.out_dir``; returns the number
-    of frames with results. Each input or frame that gives none is passed to ``report``."""
+    of frames with results. Each input or frame that gives none is passed to ``report``.
+    ``renderer``: the overlays' GL context, kept by the caller (default: one for this call)."""
     faces = model.body.faces.cpu().numpy()
     done, used_stems = 0, set()
-    renderer = MeshRenderer()  # one GL context for every overlay of the run
-    with warnings.catch_warnings(), contextlib.closing(renderer):
+    own = renderer is None
+    renderer = MeshRenderer() if own else renderer  # one GL context for every overlay of the run
+    with warnings.catch_warnings(), contextlib.closing(renderer) if own else contextlib.nullcontext():
         warnings.simplefilter("once")
         for path in tqdm(files, desc="predict", unit="input", disable=not job.progress):
             try:
@@ -90,4 +93,59 @@ def predict_files(model: Model, files: list[Path], job: PredictJob, report: Repo
                 report("skipped", str(path), str(e))
             except WriteError as e:  # its partial files are gone (write_outputs); the run goes on
                 report("failed", str(path), str(e))
+    return done
+
+
+# One worker's model and job (:func:`predict_files_in_workers`).
+_WORKER: dict = {}
+
+
+def _worker_init(load_args: dict, job: PredictJob) -> None:
+    """Each worker process: one thread (a photo's steps are many small operations: two
+    processes of one thread each go about twice as fast as one of two), its own model."""
+    import os
+
+    import cv2
+    import torch
+
+    from openhmr.predict.predictor import load_model
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    os.environ["LP_NUM_THREADS"] = "1"  # Mesa's software rasteriser, read when the GL context is made
+    _WORKER.update(model=load_model(**load_args), job=dataclasses.replace(job, progress=False),
+                   renderer=MeshRenderer())  # one GL context for the worker's life: making one costs about 0.2 s
+
+
+def _predict_group(files: list[Path]) -> tuple[int, int, list[tuple[str, str, str]]]:
+    """A worker's share: ``files`` predicted; returns (inputs, frames written, what was reported)."""
+    reports: list[tuple[str, str, str]] = []
+    done = predict_files(_WORKER["model"], files, _WORKER["job"], lambda *event: reports.append(event), _WORKER["renderer"])
+    return len(files), done, reports
+
+
+def output_group(path: Path) -> str:
+    """Inputs whose results could take the same names (``<stem>`` or ``<stem>_f<index>``, made
+    unique by :func:`predict_files` within one call) share this key, so one worker gets them all."""
+    return re.sub(r"_f\d{6}$", "", path.stem)
+
+
+def predict_files_in_workers(load_args: dict, files: list[Path], job: PredictJob, report: Report, workers: int) -> int:
+    """:func:`predict_files` with the files shared among ``workers`` processes, each loading
+    the model with ``load_model(**load_args)``; reports reach ``report`` as each group ends."""
+    import multiprocessing
+
+    groups: dict[str, list[Path]] = {}
+    for path in files:
+        groups.setdefault(output_group(path), []).append(path)
+    done = 0
+    # Fresh interpreters: no forked torch threads or GL state (a GL context does not survive a fork).
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_worker_init, initargs=(load_args, job)) as pool, \
+            tqdm(total=len(files), desc="predict", unit="input", disable=not job.progress) as bar:  # fmt: skip
+        for inputs, group_done, reports in pool.imap_unordered(_predict_group, list(groups.values())):
+            done += group_done
+            for event in reports:
+                report(*event)
+            bar.update(inputs)
     return done
