@@ -25,7 +25,7 @@ from openhmr.predict.images import ImageError
 from openhmr.predict.inputs import frames
 from openhmr.predict.keypoint_boxes import box_outside, boxes_from_keypoints
 from openhmr.predict.outputs import write_outputs
-from openhmr.predict.predictor import Model
+from openhmr.predict.predictor import Model, load_model
 from openhmr.render import MeshRenderer
 
 
@@ -107,8 +107,6 @@ def _worker_init(load_args: dict, job: PredictJob) -> None:
 
     import cv2
     import torch
-
-    from openhmr.predict.predictor import load_model
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
