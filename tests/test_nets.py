@@ -221,3 +221,20 @@ def test_hmrs_resnet50_backbone_builds_offline():
     assert encoder.feature_dim == 2048
     with torch.no_grad():
         assert encoder.eval()(torch.rand(1, 3, 224, 224)).shape == (1, 2048)
+
+
+def test_dropout_setting_reaches_the_regressor_and_only_acts_in_training(anny_body):
+    """`dropout` (a training setting) is the regressor's: 0 makes two training-mode passes agree,
+    HMR's 0.5 makes them differ; in eval mode neither drops anything."""
+    from openhmr.nets.hmr import build_hmr
+    from openhmr.train.config import TrainConfig
+
+    for p, differ in ((0.0, False), (0.5, True)):
+        regressor = build_hmr(anny_body, TINY_BACKBONE, None, dropout=p).regressor.train()
+        features = torch.rand(2, regressor.mlp[0].in_features - regressor.mean_theta.shape[0])
+        first, second = regressor(features)[-1], regressor(features)[-1]
+        assert (not torch.equal(first, second)) == differ
+        regressor.eval()
+        assert torch.equal(regressor(features)[-1], regressor(features)[-1])
+    with pytest.raises(ValueError, match="dropout"):
+        TrainConfig(dropout=1.0)

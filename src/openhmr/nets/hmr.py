@@ -158,13 +158,15 @@ def build_hmr(
     encoder_spec: dict | None = None,
     encoder_inputs: tuple[str, ...] | None = None,
     feedback: bool = False,
+    dropout: float = 0.5,
 ) -> HMR:
     """An HMR for ``body`` with the named backbone; θ0 from ``mean_params`` (default: rest pose).
     ``bounded``: shape kept inside hard body bounds;
     ``encoder_spec``: a converted encoder's structure (from a checkpoint); ``encoder_inputs``:
     which of a BlazePose encoder's feature groups the regressor sees (default all);
     ``feedback``: each IEF iteration also sees its body's 2D error against the encoder's own
-    landmarks (BlazePose encoders; see :meth:`HMR.landmark_feedback`)."""
+    landmarks (BlazePose encoders; see :meth:`HMR.landmark_feedback`); ``dropout``: in the
+    regressor's hidden layers, while training (HMR's 0.5)."""
     layout = ThetaLayout.for_body(body, rotation, bounded)
     mean_params = mean_params or MeanParams.default(body)
     encoder = build_encoder(backbone, backbone_weights, spec=encoder_spec, inputs=encoder_inputs)
@@ -177,5 +179,5 @@ def build_hmr(
         reader = LandmarkReader(encoder, keypoint_convention)
     feedback_dim = 3 * len(kp.convention_names(keypoint_convention)) if feedback else 0
     regressor = IEFRegressor(encoder.feature_dim, mean_params.theta(layout), iterations=iterations,
-                             feedback_dim=feedback_dim)
+                             dropout=dropout, feedback_dim=feedback_dim)
     return HMR(body, encoder, regressor, layout, keypoint_convention, reader)

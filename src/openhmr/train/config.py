@@ -92,6 +92,8 @@ class TrainConfig(_Settings):
     # (BlazePose encoders): see HMR.landmark_feedback.
     feedback: bool = False
     rotation: Literal["axis_angle", "6d"] = "axis_angle"
+    # Dropout in the IEF regressor's two hidden layers, while training (HMR's 0.5).
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.5
     iterations: Annotated[int, Field(ge=1, le=20)] = 3
     keypoint_convention: _Text = "coco23"
     # paired: 3D + parameters on every image; partial: on ``labelled_fraction`` of them;

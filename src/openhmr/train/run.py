@@ -70,7 +70,7 @@ def build_training(config: TrainConfig, start_batch: int = 0):
         if bank.body_model == body.name:
             mean = MeanParams.from_pose_bank(body, torch.from_numpy(bank.body_pose).float())
     hmr = build_hmr(body, config.backbone, config.encoder_weights, config.rotation, config.iterations, mean, config.keypoint_convention,
-                    encoder_inputs=config.encoder_input_groups, feedback=config.feedback)
+                    encoder_inputs=config.encoder_input_groups, feedback=config.feedback, dropout=config.dropout)
 
     annotations = read_spin_npz(paths["train"], convention=config.keypoint_convention)
     if annotations.pose is not None and annotations.body_model != body.name:
