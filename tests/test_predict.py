@@ -351,9 +351,11 @@ def test_pipes_and_symbolic_link_loops_are_named_not_read(tmp_path):
 
 
 def test_one_gl_context_draws_photos_of_several_sizes_where_the_camera_puts_them():
-    """predict_files keeps one MeshRenderer for a folder: pictures of different sizes share a
-    square viewport and are cut from its corner, so each must still show a sphere exactly where
-    the pinhole camera projects it (a corner anchored wrongly shifts the disc)."""
+    """predict_files keeps one MeshRenderer for a folder: the first picture gets a context of its
+    own size, a larger one a square context that later pictures of similar sizes share, cut
+    from its corner; each must still show a sphere exactly where the pinhole camera projects it
+    (a corner anchored wrongly shifts the disc)."""
+    import roma  # noqa: F401  (imported before any GL context: importing it, and so triton, after one crashed the process)
     import trimesh
 
     from openhmr.render import MeshRenderer
@@ -362,7 +364,8 @@ def test_one_gl_context_draws_photos_of_several_sizes_where_the_camera_puts_them
     renderer = MeshRenderer()
     contexts = []
     try:
-        for (width, height), centre in (((300, 200), (0.1, -0.05, 3.0)), ((400, 500), (-0.2, 0.3, 2.5))):
+        for (width, height), centre in (((300, 200), (0.1, -0.05, 3.0)), ((400, 500), (-0.2, 0.3, 2.5)),
+                                        ((350, 420), (0.15, 0.1, 2.8)), ((320, 240), (0.0, 0.0, 3.0))):  # fmt: skip
             K = np.array([[450.0, 0.0, width / 2 + 20], [0.0, 450.0, height / 2 - 10], [0.0, 0.0, 1.0]])
             picture = renderer(sphere.vertices + centre, sphere.faces, K, (width, height))
             contexts.append(renderer._renderer)
@@ -376,7 +379,9 @@ def test_one_gl_context_draws_photos_of_several_sizes_where_the_camera_puts_them
             assert (covered & disc).sum() / (covered | disc).sum() > 0.95
     finally:
         renderer.close()
-    assert contexts[0] is contexts[1]  # both sizes fit one 512² viewport: no second context
+    assert (contexts[0].viewport_width, contexts[0].viewport_height) == (300, 200)  # exact: a video's frames
+    assert contexts[1] is not contexts[0] and contexts[1].viewport_width == contexts[1].viewport_height == 512
+    assert contexts[2] is contexts[1] and contexts[3] is contexts[1]  # similar sizes share the 512² context
 
 
 def test_worker_processes_write_what_one_process_writes_and_keep_same_named_inputs_apart(tmp_path, checkpoint, capsys):
