@@ -365,7 +365,7 @@ def test_one_gl_context_draws_photos_of_several_sizes_where_the_camera_puts_them
     contexts = []
     try:
         for (width, height), centre in (((300, 200), (0.1, -0.05, 3.0)), ((400, 500), (-0.2, 0.3, 2.5)),
-                                        ((350, 420), (0.15, 0.1, 2.8)), ((320, 240), (0.0, 0.0, 3.0))):  # fmt: skip
+                                        ((350, 420), (0.15, 0.1, 2.8)), ((320, 240), (0.0, 0.0, 3.0)), ((270, 150), (0.0, 0.1, 3.2))):  # fmt: skip
             K = np.array([[450.0, 0.0, width / 2 + 20], [0.0, 450.0, height / 2 - 10], [0.0, 0.0, 1.0]])
             picture = renderer(sphere.vertices + centre, sphere.faces, K, (width, height))
             contexts.append(renderer._renderer)
@@ -381,7 +381,7 @@ def test_one_gl_context_draws_photos_of_several_sizes_where_the_camera_puts_them
         renderer.close()
     assert (contexts[0].viewport_width, contexts[0].viewport_height) == (300, 200)  # exact: a video's frames
     assert contexts[1] is not contexts[0] and contexts[1].viewport_width == contexts[1].viewport_height == 512
-    assert contexts[2] is contexts[1] and contexts[3] is contexts[1]  # similar sizes share the 512² context
+    assert contexts[2] is contexts[1] and contexts[3] is contexts[1] and contexts[4] is contexts[1]  # similar sizes share it
 
 
 def test_worker_processes_write_what_one_process_writes_and_keep_same_named_inputs_apart(tmp_path, checkpoint, capsys):

@@ -57,9 +57,12 @@ class MeshRenderer:
         self._contexts = 0  # made so far
 
     def _fits(self, width: int, height: int) -> bool:
+        """The current context holds the picture and is no larger than four times it or than
+        the square a new one would be (so that context is never replaced by its own size)."""
         r = self._renderer
-        return (r is not None and r.viewport_width >= width and r.viewport_height >= height
-                and r.viewport_width * r.viewport_height <= 4 * width * height)  # fmt: skip
+        if r is None or r.viewport_width < width or r.viewport_height < height:
+            return False
+        return r.viewport_width * r.viewport_height <= max(4 * width * height, viewport_side(width, height) ** 2)
 
     def __call__(self, vertices, faces, K, image_size, background=None, color=SKIN) -> np.ndarray:
         os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
