@@ -146,4 +146,6 @@ def predict_files_in_workers(load_args: dict, files: list[Path], job: PredictJob
             for event in reports:
                 report(*event)
             bar.update(inputs)
+        pool.close()  # let the workers end on their own (terminating them leaks their semaphores)
+        pool.join()
     return done
