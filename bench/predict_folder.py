@@ -29,6 +29,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def people_written(folder: str | Path) -> int:
+    """People in the JSON files ``predict`` wrote to ``folder``."""
+    return sum(len(json.loads(p.read_text())["people"]) for p in Path(folder).glob("*.json"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "real"), help="folder with lsp/")
@@ -58,7 +63,7 @@ def main() -> None:
         start = time.perf_counter()
         done = predict_files(model, files, job, lambda *problem: problems.append(problem))
         seconds = time.perf_counter() - start
-        people = sum(len(json.loads(p.read_text())["people"]) for p in Path(out).glob("*.json"))
+        people = people_written(out)
 
     split = {"read": 0.0, "detect": 0.0, "network": 0.0, "write": 0.0}
     renderer = MeshRenderer()  # as predict_files keeps one
@@ -87,7 +92,7 @@ def main() -> None:
                 start = time.perf_counter()
                 predict_files_in_workers(load_args, some, PredictJob(Path(out), progress=False), lambda *problem: None, args.workers)
                 timings[label] = time.perf_counter() - start
-                timings[f"{label}_people"] = sum(len(json.loads(p.read_text())["people"]) for p in Path(out).glob("*.json"))
+                timings[f"{label}_people"] = people_written(out)
         result.update(workers=args.workers, workers_seconds=round(timings["all"], 2),
                       workers_people_per_s=round(timings["all_people"] / timings["all"], 2),
                       workers_startup_s=round(timings["startup"], 2),

@@ -35,15 +35,6 @@ def jitter_mm(joints: np.ndarray) -> float:
     return float(np.linalg.norm(acc, axis=-1).mean() * 1000)
 
 
-def bvh_fps(path: Path) -> float:
-    """The frame rate in a BVH file's header ("Frame Time: seconds")."""
-    with open(path) as f:
-        for line in f:
-            if line.strip().startswith("Frame Time:"):
-                return 1.0 / float(line.split(":")[1])
-    raise ValueError(f"{path} has no 'Frame Time' line.")
-
-
 def root_relative(joints: np.ndarray) -> np.ndarray:
     return joints - joints[:, :1]
 
@@ -60,6 +51,7 @@ def main() -> None:
 
     from openhmr.body import load_body_model
     from openhmr.data.synth import generate
+    from openhmr.mocap.asf_amc import read_bvh
     from openhmr.mocap.cmu_bank import build_pose_bank
     from openhmr.motion.video import estimate, pose_frames, smoothed, video_to_motion
     from openhmr.predict.predictor import load_model
@@ -72,7 +64,7 @@ def main() -> None:
         bank, _ = build_pose_bank([Path(args.bvh)], body, 0.0, None)  # every frame kept
         bank.save(bank_path)
     clip_dir = work / f"clip_{args.frames}_{args.clip_step}"
-    fps = bvh_fps(Path(args.bvh)) / args.clip_step  # the clip plays at the rate it was sampled at
+    fps = read_bvh(args.bvh).fps / args.clip_step  # the clip plays at the rate it was sampled at
     annotations = generate(bank_path, args.frames, clip_dir, res=256, progress=False, clip="0", clip_step=args.clip_step, fps=fps)
     truth = np.load(annotations)["joints"]
     video = clip_dir / "clip.mp4"

@@ -130,8 +130,10 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path, monke
     batch = next(iter(loader))
     assert [p.keypoints2d is not None for p in untrained.forward_batch(batch)] == [False, False, True]
     assert untrained.forward_batch(batch)[-1].vertices is None  # no silhouette loss: no mesh decoded
-    every, _, _ = build_training(load_config(None, [*common, "steps=4", "supervise=all"]))
+    every, _, _ = build_training(load_config(None, [*common, "steps=4", "supervise=all", "dropout=0.0"]))
     assert all(p.keypoints2d is not None for p in every.forward_batch(batch))
+    # The dropout setting reaches the regressor built for training (HMR's 0.5 by default).
+    assert untrained.hmr.regressor.mlp[2].p == 0.5 and every.hmr.regressor.mlp[2].p == every.hmr.regressor.mlp[5].p == 0.0
     assert main(["train", *common, "steps=4"]) == 0
     assert sorted(p.name for p in (out / "weights").iterdir()) == [
         "step_0000002.discriminator.safetensors", "step_0000002.safetensors",

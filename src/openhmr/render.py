@@ -49,8 +49,8 @@ class MeshRenderer:
     0.2 s on OSMesa). The first context is the first picture's size (a video's frames all fit
     it exactly); a picture that does not fit, or would fill under a quarter of it, gets a new
     square one (:func:`viewport_side`) that photos of similar sizes then share, each drawn in
-    its top-left corner and cut out (a 2048² viewport drew a 1920 x 1080 frame about 1.4 x
-    slower than an exact one). Create it in the process that renders, and close it."""
+    its top-left corner and cut out (a 2048² viewport drew a 1920 x 1080 frame 1.2-1.6 x
+    slower than an exact one, two runs with the cores shared). Create it in the process that renders, and close it."""
 
     def __init__(self):
         self._renderer = None
