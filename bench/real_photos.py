@@ -8,7 +8,9 @@ predicts; ``lsp_test_facing``: the share of LSP test people (both shoulders labe
 predicted shoulders are in the labelled left-right order; ``lsp_test_unusual_*``: PCK on the
 LSP test people whose torso leans more than 45° from upright (see :func:`not_upright`). Synthetic: PA-MPJPE on the test
 clips' COCO-23 keypoints (mm). ``ms_per_person``: the network on a batch of 16 crops, as
-``predict`` runs it, per crop. Prints one JSON line last.
+``predict`` runs it, per crop. Every crop is cut at the network's own ``crop_margin`` (saved
+with its weights; the labelled box widened by crop_margin / 1.3), as ``predict`` cuts it.
+Prints one JSON line last.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def main() -> None:
     hmr = load_hmr(checkpoint, body)
     data = Path(args.data)
     # Relative to the repository when inside it: results files carry no machine's paths.
-    result: dict = {"checkpoint": str(checkpoint.resolve().relative_to(ROOT)) if checkpoint.resolve().is_relative_to(ROOT) else checkpoint.name}
+    result: dict = {"checkpoint": str(checkpoint.resolve().relative_to(ROOT)) if checkpoint.resolve().is_relative_to(ROOT) else checkpoint.name,
+                    "crop_margin": hmr.crop_margin}
 
     def limited(ann):
         return subset(ann, slice(args.limit)) if args.limit else ann

@@ -41,7 +41,7 @@ def main() -> None:
     from openhmr.detect.mediapipe import Detection, MediaPipeDetector, box_from_points
     from openhmr.detect.people import PeopleFinder
     from openhmr.predict.images import load_image
-    from openhmr.predict.predictor import CROP_MARGIN, load_model
+    from openhmr.predict.predictor import load_model
 
     model, today, finder = load_model(args.checkpoint), MediaPipeDetector(), PeopleFinder()
     ann = read_annotations(f"{Path(args.data) / 'lsp'}:test", "lsp14")
@@ -65,7 +65,7 @@ def main() -> None:
         seen = person.landmarks[person.landmarks[:, 2] >= 0.5, :2]
         boxes["landmark_box"] = box_from_points(seen if len(seen) >= 2 else person.landmarks[:, :2], width, height)
         for f in REGION_FACTORS:
-            side = person.region.size * f / CROP_MARGIN  # predict crops CROP_MARGIN × the box's side
+            side = person.region.size * f / model.hmr.crop_margin  # predict crops crop_margin × the box's side
             boxes[f"region_{f}"] = (person.region.x - side / 2, person.region.y - side / 2, side, side)
         if any(b is None for b in boxes.values()):
             continue

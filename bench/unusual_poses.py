@@ -40,32 +40,35 @@ def main() -> None:
     from openhmr.body import keypoints as kp
     from openhmr.body import load_body_model
     from openhmr.data.dataset import CropDataset
+    from openhmr.data.framing import reframed
     from openhmr.eval.evaluate import PROTOCOLS_2D, evaluate_2d, read_eval_set
     from openhmr.nets.weights_io import load_hmr, read_metadata
 
     spec = f"{Path(args.data) / 'lsp'}:test"
     chosen = np.flatnonzero(not_upright(read_eval_set(spec, "lsp").keypoints2d))
     people = subset(read_eval_set(spec, "lsp"), chosen)
-    shown = CropDataset(subset(read_eval_set(spec, "lsp"), chosen[: args.people]), augment=False)
-    samples = [shown[i] for i in range(len(shown))]
-    res = samples[0]["image"].shape[-1]
+    shown = subset(read_eval_set(spec, "lsp"), chosen[: args.people])
 
     def draw(image: torch.Tensor, points: np.ndarray, colour) -> np.ndarray:
         """image (3, res, res) in [0, 1]; points (14, 2+) crop coordinates in [-1, 1]."""
         tile = Image.fromarray((image.permute(1, 2, 0).numpy() * 255).astype(np.uint8))
         pen = ImageDraw.Draw(tile)
-        xy = (points[:, :2] + 1) * res / 2
+        xy = (points[:, :2] + 1) * image.shape[-1] / 2
         for a, b in LIMBS:
             if points.shape[1] < 3 or (points[a, 2] > 0 and points[b, 2] > 0):
                 pen.line([tuple(xy[a]), tuple(xy[b])], fill=colour, width=2)
         return np.asarray(tile)
 
-    rows = [[draw(s["image"], s["keypoints2d"].numpy(), (40, 220, 40)) for s in samples]]
+    rows = []
     result = {"people": len(people.imgname)}
     names = kp.convention_names(PROTOCOLS_2D["lsp"])
     for checkpoint in args.checkpoints:
         arch, _ = read_metadata(checkpoint)
         hmr = load_hmr(checkpoint, load_body_model(arch["body_model"])).eval()
+        crops = CropDataset(reframed(shown, hmr.crop_margin), augment=False)  # each network sees its own framing
+        samples = [crops[i] for i in range(len(crops))]
+        if not rows:  # the labels, on the first network's crops
+            rows.append([draw(s["image"], s["keypoints2d"].numpy(), (40, 220, 40)) for s in samples])
         metrics = evaluate_2d(hmr, people, "lsp", progress=False)
         result[Path(checkpoint).parent.name or checkpoint] = {"pck05": metrics["pck05"], "pck10": metrics["pck10"]}
         index, predicts = kp.mapping(kp.convention_names(hmr.keypoint_convention), names)

@@ -80,6 +80,7 @@ class CentreHMR(torch.nn.Module):
     """Predicts every keypoint at the crop centre."""
 
     keypoint_convention = "coco23"
+    crop_margin = 1.3
 
     def forward(self, images, decode="final"):
         class P:

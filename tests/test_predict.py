@@ -408,3 +408,55 @@ def test_worker_processes_write_what_one_process_writes_and_keep_same_named_inpu
     with pytest.raises(SystemExit) as usage:
         main(["predict", *common, "--out", str(tmp_path / "bad"), "--workers", "0"])
     assert usage.value.code == 2 and "--workers must be at least 1" in capsys.readouterr().err
+
+
+def test_a_network_trained_on_wider_crops_is_run_on_them_in_predict_and_in_eval(tmp_path, anny_body):
+    """crop_margin travels in the weights; predict and evaluation then cut the same pixels
+    for a person (eval from the labelled joints, predict from their tight box), and a network
+    of the stored margin sees a narrower crop. Older files without the field read as 1.3."""
+    import openhmr
+    from openhmr.detect.mediapipe import Detection
+    from openhmr.errors import OpenHMRError
+    from openhmr.eval.evaluate import evaluate_2d, read_eval_set
+    from openhmr.nets.hmr import build_hmr
+    from openhmr.nets.weights_io import load_hmr, read_metadata, save_weights
+    from openhmr.predict.images import load_image
+    from tests.test_lsp import people, write_lsp
+
+    folder = write_lsp(tmp_path / "lsp", people(1, seed=3) + [100, 60, 0], False, size=(320, 240))
+    Image.fromarray(person_photo()).save(folder / "images" / "im0001.jpg")
+    ann = read_eval_set(str(folder), "lsp")
+    image = load_image(folder / "images" / "im0001.jpg")
+    side = float(ann.person_size[0])
+    box = Detection((*(ann.center[0] - side / 2), side, side), 1.0)  # the tight box of the labelled joints
+
+    def eval_crop(model):
+        seen = []
+        hook = model.hmr.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+        evaluate_2d(model.hmr, ann, "lsp", progress=False)
+        hook.remove()
+        return seen[0][0]
+
+    torch.manual_seed(0)
+    crops = {}
+    for margin in (1.3, 1.5):
+        path = save_weights(build_hmr(anny_body, backbone_weights=None, crop_margin=margin), tmp_path / f"m{margin}.safetensors")
+        model = openhmr.load_model(path, detector=None)
+        assert model.hmr.crop_margin == margin and read_metadata(path)[0]["crop_margin"] == margin
+        predicted = model.crops(image, [box])
+        assert predicted.sizes[0] == pytest.approx(side * margin)
+        crops[margin] = eval_crop(model)
+        torch.testing.assert_close(crops[margin], predicted.images[0], atol=1e-6, rtol=0)
+    assert (crops[1.3] - crops[1.5]).abs().mean() > 0.01  # the margin changes what the network sees
+
+    from safetensors.torch import load_file, save_file
+
+    arch, extra = read_metadata(path)
+    for value, expected in ((None, 1.3), (10.0, None)):
+        changed = {k: v for k, v in arch.items() if k != "crop_margin"} | ({} if value is None else {"crop_margin": value})
+        save_file(load_file(str(path)), str(tmp_path / "edited.safetensors"), {"openhmr": json.dumps(changed), "extra": json.dumps(extra)})
+        if expected is None:
+            with pytest.raises(OpenHMRError, match="crop_margin"):
+                load_hmr(tmp_path / "edited.safetensors", anny_body)
+        else:
+            assert load_hmr(tmp_path / "edited.safetensors", anny_body).crop_margin == expected

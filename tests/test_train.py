@@ -134,6 +134,13 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path, monke
     assert all(p.keypoints2d is not None for p in every.forward_batch(batch))
     # The dropout setting reaches the regressor built for training (HMR's 0.5 by default).
     assert untrained.hmr.regressor.mlp[2].p == 0.5 and every.hmr.regressor.mlp[2].p == every.hmr.regressor.mlp[5].p == 0.0
+    # crop_margin reaches the network and its crops: on the plain (unaugmented) view, the
+    # same people with each keypoint 1.3 / 1.5 as far from the crop's centre.
+    plain = {m: build_training(load_config(None, [*common, "steps=4", "data.views=1", f"crop_margin={m}"])) for m in (1.3, 1.5)}
+    narrow, wide = (next(iter(plain[m][1]))["keypoints2d"] for m in (1.3, 1.5))
+    assert untrained.hmr.crop_margin == plain[1.3][0].hmr.crop_margin == 1.3 and plain[1.5][0].hmr.crop_margin == 1.5
+    torch.testing.assert_close(wide[..., :2], narrow[..., :2] * 1.3 / 1.5)
+    assert narrow[..., :2].abs().amax() > 0.5  # the keypoints spread over the crop, so the test has teeth
     assert main(["train", *common, "steps=4"]) == 0
     assert sorted(p.name for p in (out / "weights").iterdir()) == [
         "step_0000002.discriminator.safetensors", "step_0000002.safetensors",

@@ -21,10 +21,11 @@ from openhmr.data.formats import (
     _reported,
     _to_convention,
 )
+from openhmr.data.framing import STORED_MARGIN
 from openhmr.errors import OpenHMRError
 
 # The crop spans 1.3x the joints' extent, as `predict` frames a box found from keypoints.
-LSP_MARGIN = 1.3
+LSP_MARGIN = STORED_MARGIN
 # LSP's usual split: images 1-1000 train, 1001-2000 test (1-based, inclusive).
 LSP_SPLITS = {"train": (1, 1000), "test": (1001, 2000), "all": (1, None)}
 

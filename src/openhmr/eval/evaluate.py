@@ -26,6 +26,7 @@ import torch
 from openhmr.body import keypoints as kp
 from openhmr.data.dataset import CropDataset
 from openhmr.data.formats import Annotations, read_spin_npz
+from openhmr.data.framing import reframed
 from openhmr.errors import OpenHMRError
 from openhmr.eval.metrics import joint_errors, mid_hip, pck
 from openhmr.geometry.camera import crop_to_image
@@ -104,7 +105,7 @@ def evaluate(
             f"The {body.name} body lacks {', '.join(missing)} of protocol {protocol}; pass --joint-regressor "
             f"FILE (for SMPL and H36M: J_regressor_h36m.npy, shape ({len(names)}, V))."
         )
-    dataset = CropDataset(annotations, augment=False)
+    dataset = CropDataset(reframed(annotations, hmr.crop_margin), augment=False)  # cropped as the network was trained
     was_training = hmr.training
     hmr.eval()
     pred3d, gt3d, pred2d, gt2d, rotmats, shapes, vertex_errors = [], [], [], [], [], [], []
@@ -223,6 +224,7 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
     if annotations.person_size is None:
         raise OpenHMRError("The evaluation set has no person box sizes: PCK needs them (LSP folders and COCO JSON carry them).")
     index, mask = kp.mapping(kp.convention_names(hmr.keypoint_convention), names)
+    annotations = reframed(annotations, hmr.crop_margin)  # cropped as the network was trained
     dataset = CropDataset(annotations, augment=False)
     was_training = hmr.training
     hmr.eval()

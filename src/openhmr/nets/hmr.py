@@ -57,6 +57,7 @@ class HMR(nn.Module):
         layout: ThetaLayout,
         keypoint_convention: str = "coco23",
         landmark_reader: nn.Module | None = None,
+        crop_margin: float = 1.3,
     ):
         super().__init__()
         self.body = body
@@ -65,6 +66,7 @@ class HMR(nn.Module):
         self.landmark_reader = landmark_reader  # features -> the encoder's landmarks (feedback)
         self.layout = layout
         self.keypoint_convention = keypoint_convention
+        self.crop_margin = float(crop_margin)  # the crop's side over the person's box (data.framing)
         index, mask = kp.mapping(body.keypoint_names, keypoint_convention)
         self.register_buffer("keypoint_index", index, persistent=False)
         self.register_buffer("keypoint_mask", mask, persistent=False)
@@ -159,6 +161,7 @@ def build_hmr(
     encoder_inputs: tuple[str, ...] | None = None,
     feedback: bool = False,
     dropout: float = 0.5,
+    crop_margin: float = 1.3,
 ) -> HMR:
     """An HMR for ``body`` with the named backbone; θ0 from ``mean_params`` (default: rest pose).
     ``bounded``: shape kept inside hard body bounds;
@@ -166,7 +169,8 @@ def build_hmr(
     which of a BlazePose encoder's feature groups the regressor sees (default all);
     ``feedback``: each IEF iteration also sees its body's 2D error against the encoder's own
     landmarks (BlazePose encoders; see :meth:`HMR.landmark_feedback`); ``dropout``: in the
-    regressor's hidden layers, while training (HMR's 0.5)."""
+    regressor's hidden layers, while training (HMR's 0.5); ``crop_margin``: the crop's side
+    over the person's tight box, as trained and run (see :mod:`openhmr.data.framing`)."""
     layout = ThetaLayout.for_body(body, rotation, bounded)
     mean_params = mean_params or MeanParams.default(body)
     encoder = build_encoder(backbone, backbone_weights, spec=encoder_spec, inputs=encoder_inputs)
@@ -180,4 +184,4 @@ def build_hmr(
     feedback_dim = 3 * len(kp.convention_names(keypoint_convention)) if feedback else 0
     regressor = IEFRegressor(encoder.feature_dim, mean_params.theta(layout), iterations=iterations,
                              dropout=dropout, feedback_dim=feedback_dim)
-    return HMR(body, encoder, regressor, layout, keypoint_convention, reader)
+    return HMR(body, encoder, regressor, layout, keypoint_convention, reader, crop_margin)

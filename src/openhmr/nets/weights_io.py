@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from openhmr.body.base import BodyModel
+from openhmr.data.framing import STORED_MARGIN
 from openhmr.errors import OpenHMRError
 from openhmr.io import atomic_path
 from openhmr.nets.hmr import HMR, build_hmr
@@ -42,6 +43,7 @@ def save_weights(hmr: HMR, path: str | Path, extra: dict | None = None) -> Path:
         "keypoint_convention": hmr.keypoint_convention,
         "bounded_shape": hmr.layout.bounded_shape,
         "feedback": hmr.regressor.feedback_dim > 0,
+        "crop_margin": hmr.crop_margin,
     }
     if getattr(hmr.encoder, "spec", None) is not None:  # converted networks carry their structure
         meta["encoder_spec"] = hmr.encoder.spec
@@ -112,6 +114,7 @@ def load_hmr(path: str | Path, body: BodyModel) -> HMR:
         encoder_spec=arch.get("encoder_spec"),
         encoder_inputs=arch.get("encoder_inputs"),
         feedback=arch.get("feedback", False),
+        crop_margin=arch.get("crop_margin", STORED_MARGIN),
     )
     _check_tensor_shapes(path, network_state(hmr))
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}

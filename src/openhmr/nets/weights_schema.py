@@ -94,6 +94,7 @@ class HMRMetadata(_Strict):
     encoder_spec: EncoderSpec | None = None
     encoder_inputs: list[str] | None = None
     feedback: bool = False  # files from before landmark feedback lack it
+    crop_margin: Annotated[float, Field(ge=1.0, le=3.0, allow_inf_nan=False)] = 1.3  # older files: 1.3
 
     @field_validator("keypoint_convention")
     @classmethod

@@ -33,9 +33,6 @@ from openhmr.predict.refinement import coco17_confidence, evidence_targets
 from openhmr.shipped import SHIPPED_WEIGHTS
 
 log = logging.getLogger(__name__)
-# The crop is the box's longer side times this: it frames a person as the training images do
-# (body height 64-85 % of the crop) when the box is the tight extent of the person's landmarks.
-CROP_MARGIN = 1.3
 # What a person is made of: the HMRPrediction fields that _people reads.
 PERSON_FIELDS = ("camera", "rotmats", "shape", "vertices", "joints3d", "keypoints3d")
 
@@ -175,9 +172,11 @@ class Model:
 
     def crops(self, image: np.ndarray, boxes: list[Detection], focal_length: float | None = None) -> Crops:
         """The people of ``boxes`` cut from ``image`` (H, W, 3) uint8: square crops of
-        CROP_RES² around each box, its longer side times CROP_MARGIN."""
+        CROP_RES² around each box, its longer side times the network's ``crop_margin`` (as it
+        was trained: a box that is the tight extent of the person's landmarks is then framed
+        as the training crops were)."""
         centres = np.array([[x + w / 2, y + h / 2] for x, y, w, h in (d.bbox for d in boxes)])
-        sizes = np.array([max(w, h) * CROP_MARGIN for _, _, w, h in (d.bbox for d in boxes)])
+        sizes = np.array([max(w, h) * self.hmr.crop_margin for _, _, w, h in (d.bbox for d in boxes)])
         crops = [warp_image(image, crop_matrix(c, s, CROP_RES), CROP_RES) for c, s in zip(centres, sizes)]
         tensor = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
         return Crops(tensor, centres, sizes, boxes, (image.shape[1], image.shape[0]), focal_length)

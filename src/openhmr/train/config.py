@@ -94,6 +94,10 @@ class TrainConfig(_Settings):
     rotation: Literal["axis_angle", "6d"] = "axis_angle"
     # Dropout in the IEF regressor's two hidden layers, while training (HMR's 0.5).
     dropout: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.5
+    # The crop's side over the person's tight box (1.3: every source's boxes as stored, and
+    # predict's framing; BlazePose's landmarks do better on wider crops). Saved with the
+    # weights: eval and predict crop as the network was trained (see openhmr.data.framing).
+    crop_margin: Annotated[float, Field(ge=1.0, le=3.0, allow_inf_nan=False)] = 1.3
     iterations: Annotated[int, Field(ge=1, le=20)] = 3
     keypoint_convention: _Text = "coco23"
     # paired: 3D + parameters on every image; partial: on ``labelled_fraction`` of them;

@@ -70,7 +70,8 @@ def build_training(config: TrainConfig, start_batch: int = 0):
         if bank.body_model == body.name:
             mean = MeanParams.from_pose_bank(body, torch.from_numpy(bank.body_pose).float())
     hmr = build_hmr(body, config.backbone, config.encoder_weights, config.rotation, config.iterations, mean, config.keypoint_convention,
-                    encoder_inputs=config.encoder_input_groups, feedback=config.feedback, dropout=config.dropout)
+                    encoder_inputs=config.encoder_input_groups, feedback=config.feedback, dropout=config.dropout,
+                    crop_margin=config.crop_margin)
 
     annotations = read_spin_npz(paths["train"], convention=config.keypoint_convention)
     if annotations.pose is not None and annotations.body_model != body.name:
@@ -139,16 +140,18 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
     ``data.views`` cached trunk outputs per image (feature caching). ``labelled`` (N,) bool:
     which samples keep their 3D labels under the regime (None: the set has none to drop)."""
     from openhmr.data.dataset import CropDataset
+    from openhmr.data.framing import STORED_MARGIN, reframed
     from openhmr.data.sources import cache_key, source_slug
     from openhmr.train.features import Without3D, build_feature_cache
 
     d = config.data
+    annotations = reframed(annotations, config.crop_margin)
 
     masks = _masks_for(config, annotations, name)
 
     def crops(augment: bool, seed: int) -> CropDataset:
         return CropDataset(annotations, res=d.res, augment=augment, seed=seed, mirror_pose=hmr.body.mirror_pose, masks=masks,
-                           truncation=d.truncation if augment else 0.0)
+                           truncation=d.truncation if augment else 0.0, margin=config.crop_margin)
 
     if not config.caches_features:
         dataset = crops(d.augment, config.seed)
@@ -160,6 +163,7 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
         draws = augmentation_seed(config.seed, view)
         key = cache_key(name, config.backbone, config.encoder_weights, config.cached_blocks, d.res, view, 0,
                         *(["masks"] if masks else []), *([f"truncation{d.truncation}"] if view > 0 and d.truncation else []),
+                        *([f"margin{config.crop_margin}"] if config.crop_margin != STORED_MARGIN else []),
                         *([f"draws{draws}"] if view > 0 and config.seed else []))  # seed 0 keeps its existing caches
         path = Path(d.work_dir) / "features" / f"{source_slug(name)}-v{view}-{key}.safetensors"
         cached = build_feature_cache(
@@ -181,7 +185,8 @@ def _masks_for(config: TrainConfig, annotations, name: str):
         return True
     from openhmr.data.mask_cache import MaskCache
 
-    return MaskCache.find(Path(config.data.work_dir), name, len(annotations))
+    cache = MaskCache.find(Path(config.data.work_dir), name, len(annotations))
+    return None if cache is None else cache.reframed(config.crop_margin)
 
 
 def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
