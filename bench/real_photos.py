@@ -8,8 +8,10 @@ predicts; ``lsp_test_facing``: the share of LSP test people (both shoulders labe
 predicted shoulders are in the labelled left-right order; ``lsp_test_unusual_*``: PCK on the
 LSP test people whose torso leans more than 45° from upright (see :func:`not_upright`). Synthetic: PA-MPJPE on the test
 clips' COCO-23 keypoints (mm). ``ms_per_person``: the network on a batch of 16 crops, as
-``predict`` runs it, per crop. Every crop is cut at the network's own ``crop_margin`` (saved
-with its weights; the labelled box widened by crop_margin / 1.3), as ``predict`` cuts it.
+``predict`` runs it, per crop; ``ms_per_person_upright`` with the detector pass that
+``--upright`` adds. Every crop is cut at the network's own ``crop_margin`` (saved
+with its weights; the labelled box widened by crop_margin / 1.3), as ``predict`` cuts it;
+``--upright``: turned upright by MediaPipe's person detector on the crop, as ``predict --upright`` cuts it.
 Prints one JSON line last.
 """
 
@@ -30,6 +32,7 @@ def main() -> None:
     parser.add_argument("--synth-test", default=str(ROOT / "runs" / "data" / "test" / "annotations.npz"),
                         help="held-out synthetic annotations (rendered by `openhmr train`; skipped when absent)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N people of each set (quick checks)")
+    parser.add_argument("--upright", action="store_true", help="crops turned upright, as `predict --upright` cuts them")
     parser.add_argument("--skip-real", action="store_true", help="only the synthetic test set")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
@@ -46,7 +49,7 @@ def main() -> None:
     data = Path(args.data)
     # Relative to the repository when inside it: results files carry no machine's paths.
     result: dict = {"checkpoint": str(checkpoint.resolve().relative_to(ROOT)) if checkpoint.resolve().is_relative_to(ROOT) else checkpoint.name,
-                    "crop_margin": hmr.crop_margin}
+                    "crop_margin": hmr.crop_margin, "upright": args.upright}
 
     def limited(ann):
         return subset(ann, slice(args.limit)) if args.limit else ann
@@ -56,7 +59,7 @@ def main() -> None:
                                 ("coco_val", str(data / "coco-mini" / "person_keypoints_val2017.json"), "coco")):  # fmt: skip
         if args.skip_real:
             break
-        metrics = evaluate_2d(hmr, limited(read_eval_set(spec, protocol)), protocol)
+        metrics = evaluate_2d(hmr, limited(read_eval_set(spec, protocol)), protocol, upright=args.upright)
         result[f"{key}_pck05"], result[f"{key}_pck10"] = metrics["pck05"], metrics["pck10"]
         result[f"{key}_people"] = metrics["num_images"]
         result[f"{key}_dropped"] = len(metrics["dropped"])
@@ -64,16 +67,18 @@ def main() -> None:
         if key == "lsp_test":
             result["lsp_test_facing"], result["lsp_test_facing_people"] = metrics["facing"], metrics["facing_people"]
             lsp = limited(read_eval_set(spec, protocol))
-            unusual = evaluate_2d(hmr, subset(lsp, not_upright(lsp.keypoints2d)), protocol)
+            unusual = evaluate_2d(hmr, subset(lsp, not_upright(lsp.keypoints2d)), protocol, upright=args.upright)
             result["lsp_test_unusual_pck05"], result["lsp_test_unusual_pck10"] = unusual["pck05"], unusual["pck10"]
             result["lsp_test_unusual_people"] = unusual["num_images"]
     synth = Path(args.synth_test)
     result["synth_pa_mpjpe"] = result["synth_mpjpe"] = None
     if synth.is_file():
-        metrics = evaluate(hmr, limited(read_eval_set(synth, "synth")), "synth")
+        metrics = evaluate(hmr, limited(read_eval_set(synth, "synth")), "synth", upright=args.upright)
         result["synth_pa_mpjpe"], result["synth_mpjpe"] = metrics["pa_mpjpe"], metrics["mpjpe"]
         result["synth_pck05"] = metrics["pck05"]
-    result["ms_per_person"] = _ms_per_person(checkpoint, arch["body_model"])
+    # Both, whichever crops were scored: their ratio is measured in one run.
+    result["ms_per_person"] = _ms_per_person(checkpoint, arch["body_model"], False)
+    result["ms_per_person_upright"] = _ms_per_person(checkpoint, arch["body_model"], True)
     result["seconds"] = round(time.perf_counter() - start, 1)
     line = json.dumps(result)
     if args.out:
@@ -110,19 +115,28 @@ def not_upright(keypoints):
     return seen & (angle > 45)
 
 
-def _ms_per_person(checkpoint: Path, body_model: str, batch: int = 16, repeats: int = 5) -> float:
-    """Milliseconds per person of predict's network pass on crops (best of ``repeats``)."""
+def _ms_per_person(checkpoint: Path, body_model: str, upright: bool, batch: int = 16, repeats: int = 5) -> float:
+    """Milliseconds per person of predict's network pass on crops (best of ``repeats``);
+    ``upright``: with the detector pass that finds each person's turn."""
     import torch
 
+    from openhmr.detect.upright import UprightTurn
     from openhmr.predict.predictor import load_model
 
     model = load_model(checkpoint=checkpoint, body_model=body_model, detector=None)
     crops = torch.rand(batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-    model.run_crops(crops)  # warm-up: first-call allocations and oneDNN kernels
+    turn, pixels = UprightTurn(), (crops * 255).byte().permute(0, 2, 3, 1).numpy()
+
+    def network():
+        if upright:
+            turn(pixels)  # the detector on each crop (the second cut is not counted, as the first is not)
+        model.run_crops(crops)
+
+    network()  # warm-up: first-call allocations and oneDNN kernels
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        model.run_crops(crops)
+        network()
         best = min(best, time.perf_counter() - start)
     return round(1000 * best / batch, 1)
 

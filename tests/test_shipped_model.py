@@ -42,7 +42,7 @@ def untrained(shipped):
 
     torch.manual_seed(0)
     model = copy.copy(shipped)
-    model.hmr = build_hmr(shipped.body, backbone=shipped.hmr.encoder.name).eval()
+    model.hmr = build_hmr(shipped.body, backbone=shipped.hmr.encoder.name, crop_margin=shipped.hmr.crop_margin).eval()
     return model
 
 

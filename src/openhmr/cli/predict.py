@@ -64,6 +64,10 @@ def add_parser(commands) -> None:
     predict.add_argument("--runtime", default="torch", choices=("torch", "onnx"),
                          help="run the network with PyTorch (default) or onnxruntime (exported once into the cache; "
                               "the body model and --refine stay in PyTorch)")
+    predict.add_argument("--upright", action="store_true",
+                         help="cut each person a second time, turned upright as MediaPipe aligns its crops (its person "
+                              "detector on the crop finds the turn; helps divers, gymnasts, people upside down; not with "
+                              "--refine, which fits from the unturned crop)")
     predict.add_argument("--save-mesh", choices=("obj", "ply", "glb"), help="also write each person's mesh")
     predict.add_argument("--side-view", action="store_true", help="also render the people from the side")
     predict.add_argument("--video-step", type=int, help="use every Nth video frame (default: 10; 1 with --bvh)")
@@ -84,6 +88,8 @@ def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
         parser.error("--bvh follows the person MediaPipe finds (or --bbox) in each frame; it cannot take --keypoints.")
     if args.bvh and args.video_step not in (None, 1):
         parser.error("--bvh estimates every frame; leave out --video-step.")
+    if args.upright and args.refine:
+        parser.error("--refine fits from the unturned crop; leave out --upright.")
     if args.workers < 1:
         parser.error("--workers must be at least 1.")
     if args.workers > 1 and args.bvh:
@@ -117,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     if args.runtime == "onnx" and args.device != "cpu":
         raise OpenHMRError("--runtime onnx runs on the CPU; leave --device at cpu.")
     load_args = {"checkpoint": args.checkpoint, "body_model": args.body_model, "device": args.device,
-                 "detector": args.detector if needs_mediapipe else None, "batch_size": args.batch_size, "runtime": args.runtime}
+                 "detector": args.detector if needs_mediapipe else None, "batch_size": args.batch_size, "runtime": args.runtime,
+                 "upright": args.upright}
     job = PredictJob(out_dir, bbox, keypoints, args.focal, args.refine, args.save_mesh, args.side_view, video_step,
                      args.smoothing, progress=not args.quiet)  # fmt: skip
     problems = len(skipped)

@@ -97,14 +97,16 @@ class CropDataset(torch.utils.data.Dataset):
                 )
         raise OpenHMRError(f"No readable image among the {len(self)} samples of {self.ann.image_root}.")
 
-    def sample_or_none(self, index: int) -> dict[str, torch.Tensor] | None:
+    def sample_or_none(self, index: int, rotation: float = 0.0) -> dict[str, torch.Tensor] | None:
         """Sample ``index`` itself, or None when its image cannot be read (``__getitem__``
-        would serve the next readable one instead): for work that must account for each person."""
+        would serve the next readable one instead): for work that must account for each person.
+        ``rotation``: degrees the (unaugmented) crop is turned counter-clockwise on screen, its
+        labels with it."""
         image = self._read_image(index)
-        return None if image is None else self._sample(index, image)
+        return None if image is None else self._sample(index, image, rotation)
 
-    def _sample(self, i: int, image: np.ndarray) -> dict[str, torch.Tensor]:
-        aug = Augmentation()
+    def _sample(self, i: int, image: np.ndarray, rotation: float = 0.0) -> dict[str, torch.Tensor]:
+        aug = Augmentation(rotation=rotation)
         center, box_size = self.ann.center[i], float(self.ann.box_size[i])
         if self.augment:
             rng = np.random.default_rng([self.seed, i, self.seen])

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 
 from openhmr.data.formats import Annotations
+from openhmr.geometry.crop import STORED_MARGIN
 
-STORED_MARGIN = 1.3
+__all__ = ["STORED_MARGIN", "reframed"]
 
 
 def reframed(annotations: Annotations, margin: float) -> Annotations:

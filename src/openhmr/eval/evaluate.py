@@ -27,12 +27,14 @@ from openhmr.body import keypoints as kp
 from openhmr.data.dataset import CropDataset
 from openhmr.data.formats import Annotations, read_spin_npz
 from openhmr.data.framing import reframed
+from openhmr.detect.upright import UprightTurn
 from openhmr.errors import OpenHMRError
 from openhmr.eval.metrics import joint_errors, mid_hip, pck
 from openhmr.geometry.camera import crop_to_image
 from openhmr.geometry.rotations import axis_angle_to_matrix
 from openhmr.mocap.pose_bank import PoseBank
 from openhmr.nets.hmr import HMR
+from openhmr.nets.upright import turned_back
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +72,10 @@ def evaluate(
     joint_regressor: str | Path | None = None,
     monster_bank: PoseBank | None = None,
     progress: bool = True,
+    upright: bool = False,
 ) -> dict:
-    """Metrics of ``hmr`` on ``annotations`` (read in the protocol's convention). Returns
+    """Metrics of ``hmr`` on ``annotations`` (read in the protocol's convention); ``upright``:
+    on crops turned upright as ``predict --upright`` cuts them (:mod:`openhmr.nets.upright`). Returns
     ``{"mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate", "per_joint_mpjpe",
     "monster_rate_shape", "monster_rate_joints", "num_images", "dropped", "protocol"}`` (mm and
     fractions; a metric that cannot be measured is None; ``dropped``: unreadable images, left
@@ -106,6 +110,7 @@ def evaluate(
             f"FILE (for SMPL and H36M: J_regressor_h36m.npy, shape ({len(names)}, V))."
         )
     dataset = CropDataset(reframed(annotations, hmr.crop_margin), augment=False)  # cropped as the network was trained
+    turn = UprightTurn() if upright else None
     was_training = hmr.training
     hmr.eval()
     pred3d, gt3d, pred2d, gt2d, rotmats, shapes, vertex_errors = [], [], [], [], [], [], []
@@ -115,7 +120,7 @@ def evaluate(
         indices, samples = _readable(dataset, range(start, min(start + batch_size, len(dataset))), dropped)
         if not indices:
             continue
-        final = hmr(torch.stack([s["image"] for s in samples]), decode="final")[-1]
+        final = _final(hmr, dataset, indices, samples, turn)
         if regressor is not None:
             points = torch.einsum("kv,bvc->bkc", regressor, final.vertices)
         elif spec.convention == hmr.keypoint_convention:
@@ -179,6 +184,20 @@ def evaluate(
     return result
 
 
+def _final(hmr: HMR, dataset: CropDataset, indices: list[int], samples: list[dict], upright: UprightTurn | None):
+    """HMR's final iteration on the people ``indices`` (their plain ``samples``); with an
+    ``upright`` turn: on their crops turned upright, the outputs turned back (the unturned
+    crop's frame, where the labels are)."""
+    images = torch.stack([s["image"] for s in samples])
+    if upright is None:
+        return hmr(images, decode="final")[-1]
+    angles = upright((images * 255).round().byte().permute(0, 2, 3, 1).numpy())
+    turned = torch.stack([dataset.sample_or_none(i, rotation=float(a))["image"] for i, a in zip(indices, angles)])
+    final = hmr(turned, decode="final")[-1]
+    fields = {f.name: getattr(final, f.name) for f in dataclasses.fields(final)}
+    return dataclasses.replace(final, **turned_back(fields, torch.from_numpy(angles)))
+
+
 def _readable(dataset: CropDataset, indices, dropped: list[str]) -> tuple[list[int], list[dict]]:
     """The people of ``indices`` whose image reads, each with its own sample (never a
     neighbour's, as ``dataset[i]`` would serve); the others' image paths go to ``dropped``."""
@@ -209,8 +228,10 @@ def _pck(pred2d: list, gt2d: list, mask: torch.Tensor) -> dict:
 
 
 @torch.no_grad()
-def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch_size: int = 32, progress: bool = True) -> dict:
-    """PCK of ``hmr``'s projected keypoints on real photos with 2D labels. Returns
+def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch_size: int = 32, progress: bool = True,
+                upright: bool = False) -> dict:
+    """PCK of ``hmr``'s projected keypoints on real photos with 2D labels (``upright``: as in
+    :func:`evaluate`). Returns
     ``{"pck05", "pck10", "per_joint_pck05", "per_joint_pck10", "facing", "facing_people",
     "num_images", "dropped", "num_joints", "protocol"}`` (``dropped``: the images that could not
     be read, left out of every figure); the threshold unit is ``annotations.person_size``.
@@ -226,6 +247,7 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
     index, mask = kp.mapping(kp.convention_names(hmr.keypoint_convention), names)
     annotations = reframed(annotations, hmr.crop_margin)  # cropped as the network was trained
     dataset = CropDataset(annotations, augment=False)
+    turn = UprightTurn() if upright else None
     was_training = hmr.training
     hmr.eval()
     pred, kept, dropped = [], [], []
@@ -233,7 +255,7 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
         indices, samples = _readable(dataset, range(start, min(start + batch_size, len(dataset))), dropped)
         if indices:
             kept.extend(indices)
-            pred.append(hmr(torch.stack([s["image"] for s in samples]), decode="final")[-1].keypoints2d.index_select(1, index))
+            pred.append(_final(hmr, dataset, indices, samples, turn).keypoints2d.index_select(1, index))
     hmr.train(was_training)
     _check_some_left(dataset, dropped)
     kept = np.asarray(kept)  # predictions are paired with these people's labels and boxes only

@@ -10,6 +10,10 @@ import math
 import numpy as np
 from PIL import Image
 
+# The crop's side over the person's tight box that every data source stores its boxes at and
+# networks without their own (older weights) are run at: see openhmr.data.framing.
+STORED_MARGIN = 1.3
+
 
 def crop_matrix(
     center: np.ndarray, box_size: float, res: int, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0),

@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from openhmr.body.base import BodyModel
-from openhmr.data.framing import STORED_MARGIN
 from openhmr.errors import OpenHMRError
+from openhmr.geometry.crop import STORED_MARGIN
 from openhmr.io import atomic_path
 from openhmr.nets.hmr import HMR, build_hmr
 from openhmr.nets.weights_schema import check_metadata

@@ -14,7 +14,8 @@ from openhmr.detect.mediapipe import Detection
 class Crops:
     """``images`` (B, 3, R, R) in [0, 1], cut at box ``centres`` (B, 2) with square sides
     ``sizes`` (B,) in image pixels, from the ``boxes`` (B) of an image of ``image_size``
-    (width, height); ``focal_length`` in pixels (None: the image diagonal)."""
+    (width, height); ``focal_length`` in pixels (None: the image diagonal); ``angles`` (B,)
+    degrees when each crop was turned upright (:mod:`openhmr.nets.upright`), else None."""
 
     images: torch.Tensor
     centres: np.ndarray
@@ -22,6 +23,7 @@ class Crops:
     boxes: list[Detection]
     image_size: tuple[int, int]
     focal_length: float | None = None
+    angles: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -47,4 +49,4 @@ class Crops:
     def __getitem__(self, index: slice) -> Crops:
         """The first people, e.g. ``crops[:n]``."""
         return Crops(self.images[index], self.centres[index], self.sizes[index], self.boxes[index], self.image_size,
-                     self.focal_length)  # fmt: skip
+                     self.focal_length, None if self.angles is None else self.angles[index])  # fmt: skip

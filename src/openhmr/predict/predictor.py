@@ -21,11 +21,13 @@ from openhmr.body import load_body_model
 from openhmr.body.base import BodyModel
 from openhmr.detect.mediapipe import Detection, MediaPipeDetector
 from openhmr.detect.people import BlazePoseDetector
+from openhmr.detect.upright import UprightTurn
 from openhmr.errors import OpenHMRError
 from openhmr.fit import FitSettings, FullImageCamera, Priors, Refiner
 from openhmr.geometry.camera import CROP_RES, crop_cam_to_full, intrinsics
 from openhmr.geometry.crop import crop_matrix, warp_image
 from openhmr.geometry.rotations import matrix_to_axis_angle
+from openhmr.nets.upright import turned_back
 from openhmr.nets.weights_io import load_hmr
 from openhmr.predict.crops import Crops
 from openhmr.predict.images import load_image
@@ -112,8 +114,11 @@ DETECTORS = ("mediapipe", "blazepose")
 class Model:
     """A trained HMR with its body model and (optionally) a person detector."""
 
-    def __init__(self, hmr, body: BodyModel, checkpoint: str, device: str = "cpu", detector="mediapipe", batch_size: int = 16):
+    def __init__(self, hmr, body: BodyModel, checkpoint: str, device: str = "cpu", detector="mediapipe", batch_size: int = 16,
+                 upright: bool = False):
         self.hmr = hmr.to(device).eval()
+        self.upright = upright  # see openhmr.detect.upright and openhmr.nets.upright
+        self._turn = None  # the UprightTurn, made on first use
         self.body = body
         self.checkpoint = checkpoint
         self.device = device
@@ -170,16 +175,23 @@ class Model:
             return [Detection((0.0, 0.0, float(width), float(height)), 0.0)]
         return detector(image)
 
-    def crops(self, image: np.ndarray, boxes: list[Detection], focal_length: float | None = None) -> Crops:
+    def crops(self, image: np.ndarray, boxes: list[Detection], focal_length: float | None = None, upright: bool | None = None) -> Crops:
         """The people of ``boxes`` cut from ``image`` (H, W, 3) uint8: square crops of
         CROP_RES² around each box, its longer side times the network's ``crop_margin`` (as it
         was trained: a box that is the tight extent of the person's landmarks is then framed
-        as the training crops were)."""
+        as the training crops were). ``upright`` (default: the model's setting): each crop cut
+        again, turned so the person stands upright (:mod:`openhmr.detect.upright`)."""
         centres = np.array([[x + w / 2, y + h / 2] for x, y, w, h in (d.bbox for d in boxes)])
         sizes = np.array([max(w, h) * self.hmr.crop_margin for _, _, w, h in (d.bbox for d in boxes)])
-        crops = [warp_image(image, crop_matrix(c, s, CROP_RES), CROP_RES) for c, s in zip(centres, sizes)]
-        tensor = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
-        return Crops(tensor, centres, sizes, boxes, (image.shape[1], image.shape[0]), focal_length)
+        crops = _cut(image, centres, sizes)
+        angles = None
+        if self.upright if upright is None else upright:
+            if self._turn is None:
+                self._turn = UprightTurn()
+            angles = self._turn(crops)
+            crops = _cut(image, centres, sizes, angles)
+        tensor = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
+        return Crops(tensor, centres, sizes, boxes, (image.shape[1], image.shape[0]), focal_length, angles)
 
     @torch.no_grad()
     def run_crops(self, crops: torch.Tensor):
@@ -193,7 +205,12 @@ class Model:
     def people_from_crops(self, crops: Crops, refine: str | None = None) -> list[Person]:
         """The people of ``crops``: what :meth:`predict` does after cropping."""
         if refine is None:
-            return _people(self.run_crops(crops.images), crops, self.coco17_index, self.coco17_mask)
+            out = self.run_crops(crops.images)
+            if crops.angles is not None:
+                out = turned_back(out, torch.from_numpy(crops.angles))
+            return _people(out, crops, self.coco17_index, self.coco17_mask)
+        if crops.angles is not None:
+            raise OpenHMRError("Refinement starts from crops that are not turned: cut them with upright=False.")
         return self._refined_people(crops, refine)
 
     def refiner(self, mode: str):
@@ -236,8 +253,16 @@ class Model:
         boxes = self.detect(image) if boxes is None else boxes
         people: list[Person] = []
         if boxes:
-            people = self.people_from_crops(self.crops(image, boxes, focal_length), refine)
+            # Refinement fits in the unturned crop's camera: its crops are never turned.
+            people = self.people_from_crops(self.crops(image, boxes, focal_length, self.upright and refine is None), refine)
         return Prediction(name or "<array>", width, height, self.body.name, self.checkpoint, people, self.body.joint_names)
+
+
+def _cut(image: np.ndarray, centres: np.ndarray, sizes: np.ndarray, angles: np.ndarray | None = None) -> np.ndarray:
+    """(B, CROP_RES, CROP_RES, 3) uint8: square crops of ``image`` at ``centres`` (B, 2) with
+    sides ``sizes`` (B,), turned by ``angles`` (B,) degrees when given."""
+    turns = np.zeros(len(centres)) if angles is None else angles
+    return np.stack([warp_image(image, crop_matrix(c, s, CROP_RES, rotation=float(a)), CROP_RES) for c, s, a in zip(centres, sizes, turns)])
 
 
 @torch.no_grad()
@@ -272,11 +297,14 @@ def load_model(
     detector: str | None = "mediapipe",
     batch_size: int = 16,
     runtime: str = "torch",
+    upright: bool = False,
 ) -> Model:
     """A ready :class:`Model`. ``checkpoint``: a weights .safetensors (default: the shipped
     Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe",
     "blazepose" (MediaPipe's pipeline rebuilt in PyTorch: every person in one pass) or None;
-    ``runtime``: "torch" or "onnx" (the network through onnxruntime, see :meth:`Model.use_onnx`)."""
+    ``runtime``: "torch" or "onnx" (the network through onnxruntime, see :meth:`Model.use_onnx`);
+    ``upright``: cut each person a second time, turned upright (MediaPipe's person detector
+    on the crop finds the turn; see :mod:`openhmr.detect.upright`)."""
     if runtime not in ("torch", "onnx"):
         raise OpenHMRError(f"runtime must be 'torch' or 'onnx', got {runtime!r}.")
     if detector is not None and detector not in DETECTORS:
@@ -289,7 +317,7 @@ def load_model(
         raise OpenHMRError(f"--device {device} asked for, but PyTorch sees no CUDA GPU here; use --device cpu.")
     body = load_body_model(body_model)
     hmr = load_hmr(checkpoint, body)
-    model = Model(hmr, body, str(checkpoint), device, detector, batch_size)  # Model moves hmr, body included
+    model = Model(hmr, body, str(checkpoint), device, detector, batch_size, upright)  # Model moves hmr, body included
     if runtime == "onnx":
         model.use_onnx()
     return model
