@@ -463,7 +463,7 @@ def test_a_network_trained_on_wider_crops_is_run_on_them_in_predict_and_in_eval(
 
 
 def test_turned_outputs_come_back_where_the_unturned_crop_sees_the_body(anny_body):
-    """A body as a crop turned by 35° sees it, turned back: its parameters decode to keypoints
+    """A body as crops turned by 35° and −120° see it, turned back: its parameters decode to keypoints
     that lie where the unturned crop of the same box sees the turned crop's points (the
     matrices of openhmr.geometry.crop), and every returned field agrees with that body."""
     from openhmr.geometry.crop import crop_matrix, transform_points

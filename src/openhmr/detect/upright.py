@@ -5,7 +5,7 @@ the hips' centre towards the body's scale point).
 
 The BlazePose landmark network is no judge of this: on a person turned 20-90° it reports a
 torso within about 10° of upright, while the detector's turn follows the photo's
-(measured on the bundled cameraman, README "Upright crops")."""
+(measured on the bundled cameraman: README, Predicting, "Upright crops")."""
 
 from __future__ import annotations
 

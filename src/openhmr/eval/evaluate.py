@@ -75,7 +75,7 @@ def evaluate(
     upright: bool = False,
 ) -> dict:
     """Metrics of ``hmr`` on ``annotations`` (read in the protocol's convention); ``upright``:
-    on crops turned upright as ``predict --upright`` cuts them (:mod:`openhmr.nets.upright`). Returns
+    on crops turned upright as ``predict --upright`` cuts them (:mod:`openhmr.detect.upright`). Returns
     ``{"mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate", "per_joint_mpjpe",
     "monster_rate_shape", "monster_rate_joints", "num_images", "dropped", "protocol"}`` (mm and
     fractions; a metric that cannot be measured is None; ``dropped``: unreadable images, left

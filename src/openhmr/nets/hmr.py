@@ -16,6 +16,7 @@ from openhmr.body import keypoints as kp
 from openhmr.body.base import BodyModel
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import weak_perspective_project
+from openhmr.geometry.crop import STORED_MARGIN
 from openhmr.nets.encoder import DEFAULT_BACKBONE, build_encoder
 from openhmr.nets.regressor import IEFRegressor
 from openhmr.nets.theta import MeanParams, ThetaLayout
@@ -57,7 +58,7 @@ class HMR(nn.Module):
         layout: ThetaLayout,
         keypoint_convention: str = "coco23",
         landmark_reader: nn.Module | None = None,
-        crop_margin: float = 1.3,
+        crop_margin: float = STORED_MARGIN,
     ):
         super().__init__()
         self.body = body
@@ -161,7 +162,7 @@ def build_hmr(
     encoder_inputs: tuple[str, ...] | None = None,
     feedback: bool = False,
     dropout: float = 0.5,
-    crop_margin: float = 1.3,
+    crop_margin: float = STORED_MARGIN,
 ) -> HMR:
     """An HMR for ``body`` with the named backbone; θ0 from ``mean_params`` (default: rest pose).
     ``bounded``: shape kept inside hard body bounds;

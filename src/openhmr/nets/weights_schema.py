@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from openhmr.errors import OpenHMRError
+from openhmr.geometry.crop import STORED_MARGIN
 
 MAX_ITERATIONS = 20  # HMR uses 3; more is a corrupt or hostile file
 MAX_LAYER_SIZE = 65536  # no channel count, kernel or shape in a converted network comes near
@@ -94,7 +95,7 @@ class HMRMetadata(_Strict):
     encoder_spec: EncoderSpec | None = None
     encoder_inputs: list[str] | None = None
     feedback: bool = False  # files from before landmark feedback lack it
-    crop_margin: Annotated[float, Field(ge=1.0, le=3.0, allow_inf_nan=False)] = 1.3  # older files: 1.3
+    crop_margin: Annotated[float, Field(ge=1.0, le=3.0, allow_inf_nan=False)] = STORED_MARGIN  # older files lack it
 
     @field_validator("keypoint_convention")
     @classmethod

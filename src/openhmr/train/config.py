@@ -20,6 +20,7 @@ from pydantic import (
 
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import CROP_RES
+from openhmr.geometry.crop import STORED_MARGIN
 
 REGIMES = ("paired", "partial", "unpaired", "2d-only")
 
@@ -97,7 +98,7 @@ class TrainConfig(_Settings):
     # The crop's side over the person's tight box (1.3: every source's boxes as stored, and
     # predict's framing; BlazePose's landmarks do better on wider crops). Saved with the
     # weights: eval and predict crop as the network was trained (see openhmr.data.framing).
-    crop_margin: Annotated[float, Field(ge=1.0, le=3.0, allow_inf_nan=False)] = 1.3
+    crop_margin: Annotated[float, Field(ge=1.0, le=3.0, allow_inf_nan=False)] = STORED_MARGIN
     iterations: Annotated[int, Field(ge=1, le=20)] = 3
     keypoint_convention: _Text = "coco23"
     # paired: 3D + parameters on every image; partial: on ``labelled_fraction`` of them;
