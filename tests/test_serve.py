@@ -46,6 +46,12 @@ def test_a_photo_gives_an_overlay_a_viewer_mesh_json_and_meshes(tmp_path, model)
     refined = photo_job(model, ASTRONAUT, tmp_path / "refined", refine=True)
     people = json.loads(refined.json.read_text())["people"]
     assert "refined by fitting" in refined.summary and all("reprojection_error_px" in p for p in people)
+    # The "Upright" switch: the crop is turned before the network, so the body changes.
+    (tmp_path / "upright").mkdir()
+    turned = photo_job(model, ASTRONAUT, tmp_path / "upright", upright=True)
+    people_up = json.loads(turned.json.read_text())["people"]
+    assert "turned upright" in turned.summary and len(people_up) == len(document["people"])
+    assert np.abs(np.array(people_up[0]["pose"]) - np.array(document["people"][0]["pose"])).max() > 1e-3
 
 
 def test_bad_files_and_empty_photos_get_one_sentence(tmp_path, model):

@@ -239,10 +239,12 @@ class Model:
 
     @torch.no_grad()
     def predict(self, image, boxes: list[Detection] | None = None, focal_length: float | None = None, name: str | None = None,
-                refine: str | None = None) -> Prediction:
+                refine: str | None = None, upright: bool | None = None) -> Prediction:
         """``image``: a path or an (H, W, 3) uint8 RGB array; ``boxes``: people's boxes
         (default: detected); ``refine``: None, "fit" or "eft" (fit each body to its 2D
-        evidence, see :mod:`openhmr.fit`). Returns a :class:`Prediction` (``.to_dict()`` for JSON)."""
+        evidence, see :mod:`openhmr.fit`); ``upright``: turn each crop upright first (default:
+        the model's setting; refinement always fits from the unturned crop). Returns a
+        :class:`Prediction` (``.to_dict()`` for JSON)."""
         if isinstance(image, (str, Path)):
             name = name or str(image)
             image = load_image(image)
@@ -254,7 +256,8 @@ class Model:
         people: list[Person] = []
         if boxes:
             # Refinement fits in the unturned crop's camera: its crops are never turned.
-            people = self.people_from_crops(self.crops(image, boxes, focal_length, self.upright and refine is None), refine)
+            turn = (self.upright if upright is None else upright) and refine is None
+            people = self.people_from_crops(self.crops(image, boxes, focal_length, turn), refine)
         return Prediction(name or "<array>", width, height, self.body.name, self.checkpoint, people, self.body.joint_names)
 
 
