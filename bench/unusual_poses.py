@@ -5,8 +5,9 @@
 
 Each person's crop (the labelled box given, as ``bench/real_photos.py`` takes it) in one column;
 the first row shows the human labels, then one row per checkpoint with its projected
-keypoints. The picture's people are the first ``--people`` such people of LSP test; the JSON line
-printed last holds every checkpoint's PCK@0.05 / @0.1 on all of them.
+keypoints (with ``--upright``, a second row each from upright crops, as ``predict --upright``).
+The picture's people are the first ``--people`` such people of LSP test; the JSON line printed
+last holds every checkpoint's PCK@0.05 / @0.1 on all of them.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "real"))
     parser.add_argument("--people", type=int, default=8)
     parser.add_argument("--out", default=str(ROOT / "docs" / "unusual_poses.jpg"))
+    parser.add_argument("--upright", action="store_true", help="also a row per checkpoint with upright crops (predict --upright)")
     args = parser.parse_args()
 
     from PIL import Image, ImageDraw
@@ -41,7 +43,13 @@ def main() -> None:
     from openhmr.body import load_body_model
     from openhmr.data.dataset import CropDataset
     from openhmr.data.framing import reframed
-    from openhmr.eval.evaluate import PROTOCOLS_2D, evaluate_2d, read_eval_set
+    from openhmr.detect.upright import UprightTurn
+    from openhmr.eval.evaluate import (
+        PROTOCOLS_2D,
+        evaluate_2d,
+        final_prediction,
+        read_eval_set,
+    )
     from openhmr.nets.weights_io import load_hmr, read_metadata
 
     spec = f"{Path(args.data) / 'lsp'}:test"
@@ -69,13 +77,16 @@ def main() -> None:
         samples = [crops[i] for i in range(len(crops))]
         if not rows:  # the labels, on the first network's crops
             rows.append([draw(s["image"], s["keypoints2d"].numpy(), (40, 220, 40)) for s in samples])
-        metrics = evaluate_2d(hmr, people, "lsp", progress=False)
-        result[Path(checkpoint).parent.name or checkpoint] = {"pck05": metrics["pck05"], "pck10": metrics["pck10"]}
         index, predicts = kp.mapping(kp.convention_names(hmr.keypoint_convention), names)
-        with torch.no_grad():
-            predicted = hmr(torch.stack([s["image"] for s in samples]), decode="final")[-1].keypoints2d.index_select(1, index)
         drawn = predicts.float()[:, None]  # LSP joints the model has no keypoint for stay undrawn
-        rows.append([draw(s["image"], torch.cat([p, drawn], 1).numpy(), (230, 60, 40)) for s, p in zip(samples, predicted)])
+        for upright in (False, True) if args.upright else (False,):
+            metrics = evaluate_2d(hmr, people, "lsp", progress=False, upright=upright)
+            key = (Path(checkpoint).parent.name or checkpoint) + ("_upright" if upright else "")
+            result[key] = {"pck05": metrics["pck05"], "pck10": metrics["pck10"]}
+            with torch.no_grad():  # drawn on the unturned crops: turned crops' answers come back to them
+                final = final_prediction(hmr, crops, list(range(len(samples))), samples, UprightTurn() if upright else None)
+            predicted = final.keypoints2d.index_select(1, index)
+            rows.append([draw(s["image"], torch.cat([p, drawn], 1).numpy(), (230, 60, 40)) for s, p in zip(samples, predicted)])
     Image.fromarray(np.concatenate([np.concatenate(r, 1) for r in rows], 0)).save(args.out, quality=88)
     result["picture"] = str(Path(args.out).resolve().relative_to(ROOT)) if Path(args.out).resolve().is_relative_to(ROOT) else args.out
     print(json.dumps(result))

@@ -120,7 +120,7 @@ def evaluate(
         indices, samples = _readable(dataset, range(start, min(start + batch_size, len(dataset))), dropped)
         if not indices:
             continue
-        final = _final(hmr, dataset, indices, samples, turn)
+        final = final_prediction(hmr, dataset, indices, samples, turn)
         if regressor is not None:
             points = torch.einsum("kv,bvc->bkc", regressor, final.vertices)
         elif spec.convention == hmr.keypoint_convention:
@@ -184,7 +184,7 @@ def evaluate(
     return result
 
 
-def _final(hmr: HMR, dataset: CropDataset, indices: list[int], samples: list[dict], upright: UprightTurn | None):
+def final_prediction(hmr: HMR, dataset: CropDataset, indices: list[int], samples: list[dict], upright: UprightTurn | None):
     """HMR's final iteration on the people ``indices`` (their plain ``samples``); with an
     ``upright`` turn: on their crops turned upright, the outputs turned back (the unturned
     crop's frame, where the labels are)."""
@@ -255,7 +255,7 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
         indices, samples = _readable(dataset, range(start, min(start + batch_size, len(dataset))), dropped)
         if indices:
             kept.extend(indices)
-            pred.append(_final(hmr, dataset, indices, samples, turn).keypoints2d.index_select(1, index))
+            pred.append(final_prediction(hmr, dataset, indices, samples, turn).keypoints2d.index_select(1, index))
     hmr.train(was_training)
     _check_some_left(dataset, dropped)
     kept = np.asarray(kept)  # predictions are paired with these people's labels and boxes only
