@@ -130,12 +130,13 @@ def _ms_per_person(checkpoint: Path, body_model: str, batch: int = 16, repeats: 
         turn(pixels)  # the detector on each crop (the second cut is not counted, as the first is not)
         model.run_crops(crops)
 
+    passes = {"plain": lambda: model.run_crops(crops), "upright": upright}
     best = {}
     for _ in range(2):  # warm-up: first-call allocations and oneDNN kernels
-        for fn in (lambda: model.run_crops(crops), upright):
+        for fn in passes.values():
             fn()
     for _ in range(repeats):
-        for name, fn in (("plain", lambda: model.run_crops(crops)), ("upright", upright)):
+        for name, fn in passes.items():
             start = time.perf_counter()
             fn()
             best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)

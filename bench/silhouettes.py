@@ -35,7 +35,6 @@ def synthetic(run: Path, test: Path, body, limit: int | None) -> dict:
     """PVE and mask IoU of ``run``'s weights on the synthetic test set."""
     from openhmr.data.dataset import CropDataset
     from openhmr.data.formats import read_spin_npz
-    from openhmr.data.framing import reframed
     from openhmr.eval.evaluate import evaluate
     from openhmr.nets.weights_io import load_hmr
     from openhmr.silhouette.losses import MASK_RES, crop_silhouette, hard_iou
@@ -44,7 +43,7 @@ def synthetic(run: Path, test: Path, body, limit: int | None) -> dict:
     hmr = load_hmr(run / "model.safetensors", body).eval()
     ann = read_spin_npz(test, "coco23")
     metrics = evaluate(hmr, ann, "synth", progress=False)
-    dataset = CropDataset(reframed(ann, hmr.crop_margin), masks=True)
+    dataset = CropDataset(ann, masks=True, margin=hmr.crop_margin)
     renderer = SoftSilhouette(body.faces, MASK_RES)
     ious = []
     count = min(limit or len(dataset), len(dataset))
@@ -67,7 +66,6 @@ def real(spec: str, convention: str, limit: int, hmr, body, refiners: dict, dete
 
     from openhmr.body import keypoints as kp
     from openhmr.data.dataset import CropDataset
-    from openhmr.data.framing import reframed
     from openhmr.data.sources import read_annotations
     from openhmr.fit.targets import crop_targets
     from openhmr.geometry.camera import weak_perspective_project
@@ -75,7 +73,7 @@ def real(spec: str, convention: str, limit: int, hmr, body, refiners: dict, dete
     from openhmr.silhouette.soft import SoftSilhouette
 
     ann = read_annotations(spec, convention)
-    dataset = CropDataset(reframed(ann, hmr.crop_margin))
+    dataset = CropDataset(ann, margin=hmr.crop_margin)
     joints = [j for j in PCK_JOINTS if j in kp.convention_names(convention)]
     joint_index = torch.tensor([kp.convention_names(convention).index(j) for j in joints])
     renderer = SoftSilhouette(body.faces, MASK_RES)
@@ -123,14 +121,13 @@ def pictures(path: Path, spec: str, every: int, count: int, hmr, body, refiners:
     from PIL import Image
 
     from openhmr.data.dataset import CropDataset
-    from openhmr.data.framing import reframed
     from openhmr.data.sources import read_annotations
     from openhmr.detect.mediapipe import crop_rgb
     from openhmr.fit.targets import crop_targets
     from openhmr.silhouette.losses import MASK_RES, crop_silhouette
     from openhmr.silhouette.soft import SoftSilhouette
 
-    dataset = CropDataset(reframed(read_annotations(spec, "lsp14"), hmr.crop_margin))
+    dataset = CropDataset(read_annotations(spec, "lsp14"), margin=hmr.crop_margin)
     renderer = SoftSilhouette(body.faces, MASK_RES)
     columns = []
     for i in range(0, every * count, every):

@@ -42,7 +42,6 @@ def main() -> None:
     from openhmr.body import keypoints as kp
     from openhmr.body import load_body_model
     from openhmr.data.dataset import CropDataset
-    from openhmr.data.framing import reframed
     from openhmr.detect.upright import UprightTurn
     from openhmr.eval.evaluate import (
         PROTOCOLS_2D,
@@ -73,7 +72,7 @@ def main() -> None:
     for checkpoint in args.checkpoints:
         arch, _ = read_metadata(checkpoint)
         hmr = load_hmr(checkpoint, load_body_model(arch["body_model"])).eval()
-        crops = CropDataset(reframed(shown, hmr.crop_margin), augment=False)  # each network sees its own framing
+        crops = CropDataset(shown, augment=False, margin=hmr.crop_margin)  # each network sees its own framing
         samples = [crops[i] for i in range(len(crops))]
         if not rows:  # the labels, on the first network's crops
             rows.append([draw(s["image"], s["keypoints2d"].numpy(), (40, 220, 40)) for s in samples])

@@ -54,7 +54,7 @@ class MeshRenderer:
 
     def __init__(self):
         self._renderer = None
-        self._contexts = 0  # made so far
+        self._made_one = False  # the first context is the first picture's size
 
     def _fits(self, width: int, height: int) -> bool:
         """The current context holds the picture and is no larger than four times it or than
@@ -82,8 +82,8 @@ class MeshRenderer:
         if not self._fits(width, height):
             self.close()
             side = viewport_side(width, height)
-            self._renderer = pyrender.OffscreenRenderer(*((width, height) if self._contexts == 0 else (side, side)))
-            self._contexts += 1
+            self._renderer = pyrender.OffscreenRenderer(*((side, side) if self._made_one else (width, height)))
+            self._made_one = True
         # The intrinsics place pixel (u, v) at the same pixel of the larger viewport.
         color_buffer, depth = (buffer[:height, :width] for buffer in self._renderer.render(scene))
         # The depth buffer is the coverage mask (OSMesa gives no alpha channel).

@@ -23,6 +23,7 @@ from openhmr.data.augment import (
     occlude,
 )
 from openhmr.data.formats import Annotations
+from openhmr.data.framing import STORED_MARGIN, reframed
 from openhmr.data.truncate import CUTS, blank_below, cut_row, truncated_box
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import CROP_RES
@@ -43,7 +44,10 @@ class CropDataset(torch.utils.data.Dataset):
     ``masks``: also serve ``mask (64, 64)`` uint8, the person's coverage of the crop (cut
     with the same matrix as the image), and ``mask_weight`` (its confidence; 0 when the
     sample has none). ``masks`` is True (the mask file beside each image: synthetic sets) or
-    a :class:`openhmr.data.mask_cache.MaskCache` (real photos)."""
+    a :class:`openhmr.data.mask_cache.MaskCache` (real photos). ``margin``: the crop's side
+    over the person's tight box (every box widened from the stored framing, see
+    :mod:`openhmr.data.framing`; also the framing of truncated crops); ``ann`` holds the
+    widened boxes."""
 
     def __init__(
         self,
@@ -55,9 +59,10 @@ class CropDataset(torch.utils.data.Dataset):
         mirror_pose=None,
         masks=False,
         truncation: float = 0.0,
-        margin: float = 1.3,
+        margin: float = STORED_MARGIN,
     ):
-        self.ann = annotations
+        self.stored = annotations  # the boxes as stored: what mask caches were cut from
+        self.ann = reframed(annotations, margin)
         self.truncation = truncation
         self.margin = margin
         self.masks = masks
@@ -157,7 +162,7 @@ class CropDataset(torch.utils.data.Dataset):
         from openhmr.silhouette.losses import MASK_RES
 
         if self.masks is not True:
-            return self.masks.crop_coverage(i, matrix, self.ann, self.res)
+            return self.masks.crop_coverage(i, matrix, self.stored, self.res)
         mask = read_mask(mask_path_beside(self.ann.image_root / str(self.ann.imgname[i])))
         if mask is None:
             return no_mask()

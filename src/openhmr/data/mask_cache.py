@@ -12,7 +12,6 @@ from PIL import Image
 from tqdm import tqdm
 
 from openhmr.data.dataset import CropDataset
-from openhmr.data.framing import STORED_MARGIN
 from openhmr.data.masks import no_mask, person_coverage, read_mask
 from openhmr.data.sources import cache_key, read_annotations, source_slug
 from openhmr.detect.masks import judge_mask
@@ -27,16 +26,10 @@ class MaskCache:
     """MediaPipe masks of a real set's people, written by ``openhmr masks`` into
     ``WORK_DIR/masks/<set>-<key>/``: each kept mask as ``<index>.png`` over the person's plain
     224² crop (probability × 255), and ``index.npz`` with every person's confidence (0: none).
-    The key follows the set's label file, so an edited set gets new masks. ``margin``: the
-    framing of the annotations that :meth:`crop_coverage` is given (see
-    :mod:`openhmr.data.framing`); the masks themselves lie over crops at the stored one."""
+    The key follows the set's label file, so an edited set gets new masks."""
 
-    def __init__(self, folder: Path, confidence: np.ndarray, margin: float = STORED_MARGIN):
-        self.folder, self.confidence, self.margin = Path(folder), confidence, margin
-
-    def reframed(self, margin: float) -> MaskCache:
-        """The same masks, for annotations reframed to ``margin``."""
-        return MaskCache(self.folder, self.confidence, margin)
+    def __init__(self, folder: Path, confidence: np.ndarray):
+        self.folder, self.confidence = Path(folder), confidence
 
     @staticmethod
     def folder_for(work_dir: str | Path, name: str) -> Path:
@@ -54,11 +47,12 @@ class MaskCache:
         return cls(folder, confidence) if len(confidence) == count else None
 
     def crop_coverage(self, i: int, matrix: np.ndarray, ann, res: int) -> dict:
-        """Sample ``i``'s mask cut by the crop ``matrix`` (image -> crop pixels at ``res``)."""
+        """Sample ``i``'s mask cut by the crop ``matrix`` (image -> crop pixels at ``res``);
+        ``ann``: the set's annotations with their boxes as stored (the masks lie over those crops)."""
         mask = read_mask(self.folder / f"{i:07d}.png") if self.confidence[i] > 0 else None
         if mask is None:
             return no_mask()
-        plain = crop_matrix(ann.center[i], float(ann.box_size[i]) * STORED_MARGIN / self.margin, CROP_RES)
+        plain = crop_matrix(ann.center[i], float(ann.box_size[i]), CROP_RES)
         coverage = person_coverage(mask, matrix @ np.linalg.inv(plain), res, MASK_RES, binary=False)
         return {"mask": torch.from_numpy(coverage), "mask_weight": torch.tensor(float(self.confidence[i]))}
 

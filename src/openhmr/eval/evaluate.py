@@ -26,7 +26,6 @@ import torch
 from openhmr.body import keypoints as kp
 from openhmr.data.dataset import CropDataset
 from openhmr.data.formats import Annotations, read_spin_npz
-from openhmr.data.framing import reframed
 from openhmr.detect.upright import UprightTurn
 from openhmr.errors import OpenHMRError
 from openhmr.eval.metrics import joint_errors, mid_hip, pck
@@ -109,7 +108,7 @@ def evaluate(
             f"The {body.name} body lacks {', '.join(missing)} of protocol {protocol}; pass --joint-regressor "
             f"FILE (for SMPL and H36M: J_regressor_h36m.npy, shape ({len(names)}, V))."
         )
-    dataset = CropDataset(reframed(annotations, hmr.crop_margin), augment=False)  # cropped as the network was trained
+    dataset = CropDataset(annotations, augment=False, margin=hmr.crop_margin)  # cropped as the network was trained
     turn = UprightTurn() if upright else None
     was_training = hmr.training
     hmr.eval()
@@ -245,8 +244,7 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
     if annotations.person_size is None:
         raise OpenHMRError("The evaluation set has no person box sizes: PCK needs them (LSP folders and COCO JSON carry them).")
     index, mask = kp.mapping(kp.convention_names(hmr.keypoint_convention), names)
-    annotations = reframed(annotations, hmr.crop_margin)  # cropped as the network was trained
-    dataset = CropDataset(annotations, augment=False)
+    dataset = CropDataset(annotations, augment=False, margin=hmr.crop_margin)  # cropped as the network was trained
     turn = UprightTurn() if upright else None
     was_training = hmr.training
     hmr.eval()
@@ -259,7 +257,8 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
     hmr.train(was_training)
     _check_some_left(dataset, dropped)
     kept = np.asarray(kept)  # predictions are paired with these people's labels and boxes only
-    pixels = crop_to_image(torch.cat(pred).double(), torch.from_numpy(annotations.center[kept]), torch.from_numpy(annotations.box_size[kept]))
+    crops = dataset.ann  # the boxes as cropped
+    pixels = crop_to_image(torch.cat(pred).double(), torch.from_numpy(crops.center[kept]), torch.from_numpy(crops.box_size[kept]))
     gt = torch.from_numpy(annotations.keypoints2d[kept])
     distance = (pixels - gt[..., :2]).norm(dim=-1) / torch.from_numpy(annotations.person_size[kept])[:, None]
     counted = (gt[..., 2] > 0) & mask[None]

@@ -71,13 +71,12 @@ def _worker_init(job: LabelJob) -> None:
 def _fit_chunk(task: tuple[int, int, int, str]) -> tuple[str, int, int]:
     """People [start, stop) of source ``s`` -> a part file; returns (path, fitted, unreadable)."""
     from openhmr.data.dataset import CropDataset
-    from openhmr.data.framing import reframed
     from openhmr.fit.targets import Targets
 
     s, start, stop, part = task
     job, body, refiner = _WORKER["job"], _WORKER["body"], _WORKER["refiner"]
     ann = _WORKER["annotations"][s]
-    dataset = CropDataset(reframed(ann, refiner.hmr.crop_margin))  # the network starts each fit: its framing
+    dataset = CropDataset(ann, margin=refiner.hmr.crop_margin)  # the network starts each fit: its framing
     rows: dict[str, list] = {k: [] for k in ("index", "pose", "shape", "S", "fit_error_px", "fit_accepted")}
     bad = 0
     names = kp.convention_names(CONVENTION)

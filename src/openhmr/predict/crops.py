@@ -15,7 +15,7 @@ class Crops:
     """``images`` (B, 3, R, R) in [0, 1], cut at box ``centres`` (B, 2) with square sides
     ``sizes`` (B,) in image pixels, from the ``boxes`` (B) of an image of ``image_size``
     (width, height); ``focal_length`` in pixels (None: the image diagonal); ``angles`` (B,)
-    degrees when each crop was turned upright (:mod:`openhmr.nets.upright`), else None."""
+    degrees when each crop was turned upright (:mod:`openhmr.detect.upright`), else None."""
 
     images: torch.Tensor
     centres: np.ndarray

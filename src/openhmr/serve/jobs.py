@@ -99,7 +99,7 @@ def photo_job(model, image_path: str | Path, work: Path, refine: bool = False, u
         image = load_image(image_path)
     except ImageError as e:  # a header that promises more than the file holds
         raise OpenHMRError(f"This file cannot be used: {e}.") from None
-    prediction = model.predict(image, name=Path(image_path).name, refine="fit" if refine else None, upright=upright and not refine)
+    prediction = model.predict(image, name=Path(image_path).name, refine="fit" if refine else None, upright=upright)
     if not prediction.people:
         raise OpenHMRError("No person found in this photo.")
     faces = model.body.faces.cpu().numpy()

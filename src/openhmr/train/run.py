@@ -140,12 +140,11 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
     ``data.views`` cached trunk outputs per image (feature caching). ``labelled`` (N,) bool:
     which samples keep their 3D labels under the regime (None: the set has none to drop)."""
     from openhmr.data.dataset import CropDataset
-    from openhmr.data.framing import STORED_MARGIN, reframed
+    from openhmr.data.framing import STORED_MARGIN
     from openhmr.data.sources import cache_key, source_slug
     from openhmr.train.features import Without3D, build_feature_cache
 
     d = config.data
-    annotations = reframed(annotations, config.crop_margin)
 
     masks = _masks_for(config, annotations, name)
 
@@ -185,8 +184,7 @@ def _masks_for(config: TrainConfig, annotations, name: str):
         return True
     from openhmr.data.mask_cache import MaskCache
 
-    cache = MaskCache.find(Path(config.data.work_dir), name, len(annotations))
-    return None if cache is None else cache.reframed(config.crop_margin)
+    return MaskCache.find(Path(config.data.work_dir), name, len(annotations))
 
 
 def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
