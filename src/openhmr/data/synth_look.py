@@ -185,11 +185,10 @@ def vertex_colours(regions: BodyRegions, outfit: Outfit) -> np.ndarray:
     """(V, 3) in [0, 1]: the outfit painted on the body, creases darkening the clothes."""
     region, rest = regions.region, regions.rest
     colours = np.tile(outfit.skin, (len(rest), 1))
-    top, bottom = _paint(outfit.top, rest), _paint(outfit.bottom, rest)
     clothed_top = (region == TOP) | ((region == UPPER_SLEEVE) & (outfit.sleeves >= 1)) | ((region == LOWER_SLEEVE) & (outfit.sleeves == 2))
     clothed_bottom = (region == BOTTOM) | ((region == THIGH) & (outfit.legs >= 1)) | ((region == SHIN) & (outfit.legs == 2))
-    colours[clothed_top] = top[clothed_top]
-    colours[clothed_bottom] = bottom[clothed_bottom]
+    colours[clothed_top] = _paint(outfit.top, rest, clothed_top)
+    colours[clothed_bottom] = _paint(outfit.bottom, rest, clothed_bottom)
     if outfit.shoes is not None:
         colours[region == SHOE] = outfit.shoes
     if outfit.hair is not None:
@@ -197,14 +196,18 @@ def vertex_colours(regions: BodyRegions, outfit: Outfit) -> np.ndarray:
     if outfit.hat is not None:
         colours[region == CROWN] = outfit.hat
     strength, waves = outfit.folds
-    creases = np.sin(rest @ waves[:, :3].T + waves[:, 3]).mean(1)  # (V,) smooth, in about [-1, 1]
     cloth = clothed_top | clothed_bottom
-    colours[cloth] *= (1.0 - strength * np.abs(creases[cloth])[:, None] * 2.0).clip(0.3, 1.0)
+    creases = np.sin(rest[cloth] @ waves[:, :3].T + waves[:, 3]).mean(1)  # smooth, in about [-1, 1]
+    colours[cloth] *= (1.0 - strength * np.abs(creases)[:, None] * 2.0).clip(0.3, 1.0)
     return np.clip(colours, 0.0, 1.0)
 
 
-def _paint(g: Garment, rest: np.ndarray) -> np.ndarray:
-    """(V, 3) the garment's colours at every rest vertex (only the covered ones are used)."""
+def _paint(g: Garment, rest: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """(N, 3) the garment's colours at the N rest vertices where ``covered`` (V,) bool. The
+    two-tone band's height is a quantile of the whole body, so it sits at the same place
+    whatever the garment covers."""
+    heights = rest[:, 1]
+    rest = rest[covered]
     u = rest @ g.direction * g.frequency + g.phase
     if g.pattern == "stripes":
         second = np.sin(u) > 0.3
@@ -217,7 +220,7 @@ def _paint(g: Garment, rest: np.ndarray) -> np.ndarray:
         waves = rng.normal(size=(5, 3)) * g.frequency
         second = np.sin(rest @ waves.T + rng.uniform(0, 6.3, 5)).sum(1) > 1.0
     elif g.pattern == "two-tone":  # a yoke or a band: the part above a height
-        second = rest[:, 1] < np.quantile(rest[:, 1], 0.2 + 0.1 * np.sin(g.phase))
+        second = rest[:, 1] < np.quantile(heights, 0.2 + 0.1 * np.sin(g.phase))
     else:
         second = np.zeros(len(rest), bool)
     return np.where(second[:, None], g.colours[1], g.colours[0])
