@@ -22,7 +22,7 @@ MEDIAPIPE = {
                                [NAN, NAN], [72, 396], [NAN, NAN], [NAN, NAN]], float),
 }  # fmt: skip
 FACE_MAX = 0.09  # trained (2026-11-29): 0.06; the untrained regressor: 0.18
-SYNTH_PCK10_MIN = 0.45  # of the person's box (2026-11-29): trained 0.56, the untrained regressor 0.17
+SYNTH_PCK10_MIN = 0.45  # of the person's box (2026-11-30, 16 renders): trained 0.80, the untrained regressor 0.23
 BOXES = {"camera.png": (40.0, 60.0, 300.0, 452.0), "astronaut.jpg": (72.0, 106.0, 234.0, 290.0)}
 
 
@@ -76,15 +76,16 @@ def test_the_shipped_model_finds_the_cameraman_where_mediapipe_does(shipped, unt
 
 
 def test_the_shipped_model_recovers_fresh_synthetic_people(shipped, untrained, tmp_path):
-    """Eight new renders of moderate random poses: PCK@0.1 of the person and MPJPE well beyond the
+    """Sixteen new renders of moderate random poses: PCK@0.1 of the person and MPJPE well beyond the
     untrained regressor's on the same encoder (PA-MPJPE is not: these random poses are far from
-    any training pose, and both land near 132 mm)."""
+    any training pose, and both land near 130-170 mm). Eight renders were too few for MPJPE: its
+    ratio to the untrained one ran from 0.57 to 0.87 between two seeds of the renders."""
     from openhmr.data.formats import read_spin_npz
     from openhmr.data.synth import generate
     from openhmr.eval.evaluate import evaluate
 
     rng = np.random.default_rng(5)
-    n = 8
+    n = 16
     bank = PoseBank(rng.normal(0, 0.2, (n, 30, 3)).astype(np.float32), np.zeros((n, 3), np.float32), np.zeros(n, int),
                     np.array(["random"]), np.arange(n), "anny")  # fmt: skip
     generate(bank.save(tmp_path / "bank.npz"), n, tmp_path / "set", seed=3, progress=False)
@@ -92,7 +93,7 @@ def test_the_shipped_model_recovers_fresh_synthetic_people(shipped, untrained, t
     trained = evaluate(shipped.hmr, data, "synth", progress=False)
     fresh = evaluate(untrained.hmr, data, "synth", progress=False)
     assert trained["pck10"] > SYNTH_PCK10_MIN and trained["pck10"] > fresh["pck10"] + 0.2, (trained, fresh)
-    assert trained["mpjpe"] < fresh["mpjpe"] * 0.8, (trained, fresh)  # measured 237 against 334 mm
+    assert trained["mpjpe"] < fresh["mpjpe"] * 0.85, (trained, fresh)  # measured 290 against 369 mm (2026-11-30)
 
 
 def test_the_shipped_weights_carry_no_machine_paths():

@@ -93,13 +93,19 @@ def test_synth_writes_part_masks_that_match_the_image(masked_set):
         parts.append(set(np.unique(labels)) - {0})
     assert all(len(p) >= 3 for p in parts) and {1, 2, 3, 4} in parts  # head, torso, arms, legs drawn
     assert list(data["maskname"]) == [str(mask_path_beside(n)) for n in data["imgname"]]
-    # The person's keypoints that are seen lie on the mask.
-    labels = read_mask(mask_path_beside(masked_set.parent / str(data["imgname"][0])))
-    image = np.asarray(Image.open(masked_set.parent / str(data["imgname"][0])))
-    assert labels.shape == image.shape[:2]
-    seen = data["part"][0][data["part"][0][:, 2] > 0][:, :2].round().astype(int)
-    inside = (seen >= 0).all(1) & (seen < labels.shape[0]).all(1)
-    assert (labels[seen[inside, 1], seen[inside, 0]] > 0).mean() > 0.8
+    # The person's keypoints that are seen lie on the mask: the nose, the eyes and the toes sit on
+    # the silhouette's edge, so within a pixel of it (a mask mirrored left-right holds 0.31).
+    on_mask = []
+    for name, part in zip(data["imgname"], data["part"]):
+        labels = read_mask(mask_path_beside(masked_set.parent / str(name)))
+        assert labels.shape == np.asarray(Image.open(masked_set.parent / str(name))).shape[:2]
+        padded = np.pad(labels > 0, 1)
+        near = np.max([padded[1 + dy : padded.shape[0] - 1 + dy, 1 + dx : padded.shape[1] - 1 + dx]
+                       for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)  # fmt: skip
+        seen = part[part[:, 2] > 0][:, :2].round().astype(int)
+        inside = (seen >= 0).all(1) & (seen < labels.shape[0]).all(1)
+        on_mask.extend(near[seen[inside, 1], seen[inside, 0]])
+    assert len(on_mask) > 60 and np.mean(on_mask) > 0.95
 
 
 def test_older_sets_get_the_same_masks_rerendered(masked_set):
