@@ -65,7 +65,8 @@ def main() -> None:
         bank.save(bank_path)
     clip_dir = work / f"clip_{args.frames}_{args.clip_step}"
     fps = read_bvh(args.bvh).fps / args.clip_step  # the clip plays at the rate it was sampled at
-    annotations = generate(bank_path, args.frames, clip_dir, res=256, progress=False, clip="0", clip_step=args.clip_step, fps=fps)
+    annotations = generate(bank_path, args.frames, clip_dir, res=256, progress=False, clip="0", clip_step=args.clip_step, fps=fps,
+                           look="plain")  # the look of the figures recorded in the README
     truth = np.load(annotations)["joints"]
     video = clip_dir / "clip.mp4"
 

@@ -122,3 +122,26 @@ def test_poses_from_photos_pose_their_share_and_join_the_discriminator_but_not_t
         assert "lsp_fits" not in f["clip_names"][f["clip_id"]] and paths["test"].parent.name == "test"
     discriminator = PoseBank.load(paths["discriminator"])
     assert "lsp_fits" in discriminator.clip_names.tolist() and len(discriminator) == len(PoseBank.load(paths["discriminator"].parent / "discriminator.npz")) + 4
+
+
+def test_a_clip_is_drawn_in_the_look_asked_for_one_scene_for_every_frame(tmp_path, bank_path, anny_body):
+    """`--clip` used to ignore `--look`: a clip was always plain."""
+    from PIL import Image
+
+    from openhmr.data.synth import clip_scenes, generate
+
+    bank = PoseBank.load(bank_path)
+    for seed in range(4):
+        scenes = clip_scenes(np.random.default_rng(seed), bank, anny_body.mean_shape, [0, 1, 2], look="photo")
+        assert all(s.photo is not None and s.photo.cut is None and s.photo.companion is None and s.occluder is None for s in scenes)
+        assert len({(s.background_seed, s.photo.light_seed, id(s.photo.outfit)) for s in scenes}) == 1
+    assert all(s.photo is None for s in clip_scenes(np.random.default_rng(0), bank, anny_body.mean_shape, [0, 1], look="plain"))
+
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(np.full((300, 400, 3), [200, 30, 30], np.uint8)).save(tmp_path / "photos" / "red.png")
+    for look in ("photo", "plain"):
+        generate(bank_path, 3, tmp_path / look, res=64, backgrounds=tmp_path / "photos", progress=False, look=look, clip="a")
+    frames = [np.asarray(Image.open(tmp_path / "photo" / "images" / f"{i:07d}.jpg")).astype(int) for i in range(3)]
+    assert all(np.abs(f[:6, :6] - frames[0][:6, :6]).max() <= 8 for f in frames)  # one backdrop (JPEG's rounding aside)
+    plain = np.asarray(Image.open(tmp_path / "plain" / "images" / "0000000.jpg")).astype(int)
+    assert np.abs(frames[0] - plain).mean() > 5  # not the plain look's picture

@@ -230,10 +230,15 @@ def visibility(pixels: np.ndarray, depths: np.ndarray, depth_map: np.ndarray | N
     return seen.astype(np.float32)
 
 
-def clip_scenes(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor, indices: list[int]) -> list[Scene]:
-    """One scene (camera, body, clothes, light, background) for consecutive bank frames
-    ``indices``: the frames of a video clip. Never truncated, never occluded."""
-    first = sample_scene(rng, bank, shape)
+def clip_scenes(rng: np.random.Generator, bank: PoseBank, shape: torch.Tensor, indices: list[int], look: str = "plain") -> list[Scene]:
+    """One scene (camera, body, clothes, light, background, and in the ``photo`` look the
+    outfit, backdrop and camera effects) for consecutive bank frames ``indices``: the frames of
+    a video clip. Never truncated, never occluded, one person."""
+    if look == "photo":
+        first = sample_photo_scene(rng, bank, shape, lambda _: shape)
+        first = dataclasses.replace(first, photo=dataclasses.replace(first.photo, cut=None, companion=None))
+    else:
+        first = sample_scene(rng, bank, shape)
     first = dataclasses.replace(first, cam=torch.tensor([0.85, 0.0, 0.0]), occluder=None)
     # The turn sample_scene gave the body, kept for every frame.
     turn = axis_angle_to_matrix(first.global_orient) @ axis_angle_to_matrix(torch.from_numpy(bank.global_orient[first.pose_index])).T
@@ -283,7 +288,7 @@ def generate(
 
     ``clip`` (a clip name of the bank, or its number): instead, a video of ``num`` consecutive
     frames of that clip (every ``clip_step``-th bank frame) in one scene, also written as
-    ``out/clip.mp4`` at ``fps``; the annotations gain ``fps``."""
+    ``out/clip.mp4`` at ``fps``; the annotations gain ``fps``. The clip is drawn in ``look`` too."""
     from tqdm import tqdm
 
     if look not in LOOKS:
@@ -323,7 +328,7 @@ def generate(
             return sample_scene(rng, bank, sampled_shape(rng), pick)
     else:
         rng = np.random.default_rng([seed])
-        scenes = clip_scenes(rng, bank, sampled_shape(rng), clip_frames(bank, clip, num, clip_step))
+        scenes = clip_scenes(rng, bank, sampled_shape(rng), clip_frames(bank, clip, num, clip_step), look)
         scene_of = scenes.__getitem__
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
