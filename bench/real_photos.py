@@ -9,9 +9,10 @@ predicted shoulders are in the labelled left-right order; ``lsp_test_unusual_*``
 LSP test people whose torso leans more than 45° from upright (see :func:`not_upright`). Synthetic: PA-MPJPE on the test
 clips' COCO-23 keypoints (mm). ``ms_per_person``: the network on a batch of 16 crops, as
 ``predict`` runs it, per crop; ``ms_per_person_upright`` with the detector pass that
-``--upright`` adds. Every crop is cut at the network's own ``crop_margin`` (saved
+``--upright`` adds, ``ms_per_person_flip`` with the mirrored pass that ``--flip`` adds. Every crop is cut at the network's own ``crop_margin`` (saved
 with its weights; the labelled box widened by crop_margin / 1.3), as ``predict`` cuts it;
-``--upright``: turned upright by MediaPipe's person detector on the crop, as ``predict --upright`` cuts it.
+``--upright``: turned upright by MediaPipe's person detector on the crop, as ``predict --upright`` cuts it;
+``--flip``: each answer averaged with the one on the mirrored crop, as ``predict --flip``.
 Prints one JSON line last.
 """
 
@@ -33,6 +34,7 @@ def main() -> None:
                         help="held-out synthetic annotations (rendered by `openhmr train`; skipped when absent)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N people of each set (quick checks)")
     parser.add_argument("--upright", action="store_true", help="crops turned upright, as `predict --upright` cuts them")
+    parser.add_argument("--flip", action="store_true", help="answers averaged with the mirrored crop's, as `predict --flip`")
     parser.add_argument("--skip-real", action="store_true", help="only the synthetic test set")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
@@ -49,7 +51,7 @@ def main() -> None:
     data = Path(args.data)
     # Relative to the repository when inside it: results files carry no machine's paths.
     result: dict = {"checkpoint": str(checkpoint.resolve().relative_to(ROOT)) if checkpoint.resolve().is_relative_to(ROOT) else checkpoint.name,
-                    "crop_margin": hmr.crop_margin, "upright": args.upright}
+                    "crop_margin": hmr.crop_margin, "upright": args.upright, "flip": args.flip}
 
     def limited(ann):
         return subset(ann, slice(args.limit)) if args.limit else ann
@@ -59,7 +61,7 @@ def main() -> None:
                                 ("coco_val", str(data / "coco-mini" / "person_keypoints_val2017.json"), "coco")):  # fmt: skip
         if args.skip_real:
             break
-        metrics = evaluate_2d(hmr, limited(read_eval_set(spec, protocol)), protocol, upright=args.upright)
+        metrics = evaluate_2d(hmr, limited(read_eval_set(spec, protocol)), protocol, upright=args.upright, flip=args.flip)
         result[f"{key}_pck05"], result[f"{key}_pck10"] = metrics["pck05"], metrics["pck10"]
         result[f"{key}_people"] = metrics["num_images"]
         result[f"{key}_dropped"] = len(metrics["dropped"])
@@ -67,17 +69,17 @@ def main() -> None:
         if key == "lsp_test":
             result["lsp_test_facing"], result["lsp_test_facing_people"] = metrics["facing"], metrics["facing_people"]
             lsp = limited(read_eval_set(spec, protocol))
-            unusual = evaluate_2d(hmr, subset(lsp, not_upright(lsp.keypoints2d)), protocol, upright=args.upright)
+            unusual = evaluate_2d(hmr, subset(lsp, not_upright(lsp.keypoints2d)), protocol, upright=args.upright, flip=args.flip)
             result["lsp_test_unusual_pck05"], result["lsp_test_unusual_pck10"] = unusual["pck05"], unusual["pck10"]
             result["lsp_test_unusual_people"] = unusual["num_images"]
     synth = Path(args.synth_test)
     result["synth_pa_mpjpe"] = result["synth_mpjpe"] = None
     if synth.is_file():
-        metrics = evaluate(hmr, limited(read_eval_set(synth, "synth")), "synth", upright=args.upright)
+        metrics = evaluate(hmr, limited(read_eval_set(synth, "synth")), "synth", upright=args.upright, flip=args.flip)
         result["synth_pa_mpjpe"], result["synth_mpjpe"] = metrics["pa_mpjpe"], metrics["mpjpe"]
         result["synth_pck05"] = metrics["pck05"]
     # Both, whichever crops were scored: their ratio is measured in one run.
-    result["ms_per_person"], result["ms_per_person_upright"] = _ms_per_person(checkpoint, arch["body_model"])
+    result["ms_per_person"], result["ms_per_person_upright"], result["ms_per_person_flip"] = _ms_per_person(checkpoint, arch["body_model"])
     result["seconds"] = round(time.perf_counter() - start, 1)
     line = json.dumps(result)
     if args.out:
@@ -114,9 +116,10 @@ def not_upright(keypoints):
     return seen & (angle > 45)
 
 
-def _ms_per_person(checkpoint: Path, body_model: str, batch: int = 16, repeats: int = 7) -> tuple[float, float]:
-    """Milliseconds per person of predict's network pass on crops, without and with the
-    detector pass that ``--upright`` adds (best of ``repeats`` each, interleaved)."""
+def _ms_per_person(checkpoint: Path, body_model: str, batch: int = 16, repeats: int = 7) -> tuple[float, float, float]:
+    """Milliseconds per person of predict's network pass on crops: plain, with the detector
+    pass that ``--upright`` adds, with the mirrored pass of ``--flip`` (best of ``repeats``
+    each, interleaved)."""
     import torch
 
     from openhmr.detect.upright import UprightTurn
@@ -130,7 +133,7 @@ def _ms_per_person(checkpoint: Path, body_model: str, batch: int = 16, repeats: 
         turn(pixels)  # the detector on each crop (the second cut is not counted, as the first is not)
         model.run_crops(crops)
 
-    passes = {"plain": lambda: model.run_crops(crops), "upright": upright}
+    passes = {"plain": lambda: model.run_crops(crops), "upright": upright, "flip": lambda: model.run_crops(crops, flip=True)}
     best = {}
     for _ in range(2):  # warm-up: first-call allocations and oneDNN kernels
         for fn in passes.values():
@@ -140,7 +143,7 @@ def _ms_per_person(checkpoint: Path, body_model: str, batch: int = 16, repeats: 
             start = time.perf_counter()
             fn()
             best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
-    return round(1000 * best["plain"] / batch, 1), round(1000 * best["upright"] / batch, 1)
+    return tuple(round(1000 * best[name] / batch, 1) for name in ("plain", "upright", "flip"))
 
 
 if __name__ == "__main__":

@@ -168,6 +168,15 @@ class BodyModel(torch.nn.Module, abc.ABC):
         mirrored_body = -(body_pose[:, body_perm] @ mod.T)
         return mirrored_global, mirrored_body
 
+    def mirror_rotmats(self, rotmats: torch.Tensor) -> torch.Tensor:
+        """:meth:`mirror_pose` on rotation matrices ``(B, J, 3, 3)``, global orientation first:
+        each R becomes P R P (P the reflection; P = Pᵀ = P⁻¹), left and right joints trade places."""
+        cam = CAMERA_MIRROR.to(rotmats)
+        mod = self.model_mirror.to(rotmats)
+        mirrored_global = cam @ rotmats[:, 0] @ cam
+        mirrored_body = mod @ rotmats[:, 1:][:, [p - 1 for p in self.joint_flip_permutation[1:]]] @ mod
+        return torch.cat([mirrored_global[:, None], mirrored_body], dim=1)
+
     # ----- evaluation -------------------------------------------------------------------------
     def forward(
         self,

@@ -68,6 +68,9 @@ def add_parser(commands) -> None:
                          help="cut each person a second time, turned upright as MediaPipe aligns its crops (its person "
                               "detector on the crop finds the turn; helps divers, gymnasts, people upside down; not with "
                               "--refine, which fits from the unturned crop)")
+    predict.add_argument("--flip", action="store_true",
+                         help="also run the network on each crop mirrored and average the two answers (twice the "
+                              "network's time; a little closer to the photo, see README)")
     predict.add_argument("--save-mesh", choices=("obj", "ply", "glb"), help="also write each person's mesh")
     predict.add_argument("--side-view", action="store_true", help="also render the people from the side")
     predict.add_argument("--video-step", type=int, help="use every Nth video frame (default: 10; 1 with --bvh)")
@@ -124,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         raise OpenHMRError("--runtime onnx runs on the CPU; leave --device at cpu.")
     load_args = {"checkpoint": args.checkpoint, "body_model": args.body_model, "device": args.device,
                  "detector": args.detector if needs_mediapipe else None, "batch_size": args.batch_size, "runtime": args.runtime,
-                 "upright": args.upright}
+                 "upright": args.upright, "flip": args.flip}
     job = PredictJob(out_dir, bbox, keypoints, args.focal, args.refine, args.save_mesh, args.side_view, video_step,
                      args.smoothing, progress=not args.quiet)  # fmt: skip
     problems = len(skipped)

@@ -32,6 +32,7 @@ from openhmr.eval.metrics import joint_errors, mid_hip, pck
 from openhmr.geometry.camera import crop_to_image
 from openhmr.geometry.rotations import axis_angle_to_matrix
 from openhmr.mocap.pose_bank import PoseBank
+from openhmr.nets.flip import final_answer
 from openhmr.nets.hmr import HMR
 from openhmr.nets.upright import turned_back
 
@@ -72,9 +73,11 @@ def evaluate(
     monster_bank: PoseBank | None = None,
     progress: bool = True,
     upright: bool = False,
+    flip: bool = False,
 ) -> dict:
     """Metrics of ``hmr`` on ``annotations`` (read in the protocol's convention); ``upright``:
-    on crops turned upright as ``predict --upright`` cuts them (:mod:`openhmr.detect.upright`). Returns
+    on crops turned upright as ``predict --upright`` cuts them (:mod:`openhmr.detect.upright`); ``flip``:
+    averaged with the answer on the mirrored crops, as ``predict --flip``. Returns
     ``{"mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate", "per_joint_mpjpe",
     "monster_rate_shape", "monster_rate_joints", "num_images", "dropped", "protocol"}`` (mm and
     fractions; a metric that cannot be measured is None; ``dropped``: unreadable images, left
@@ -119,7 +122,7 @@ def evaluate(
         indices, samples = _readable(dataset, range(start, min(start + batch_size, len(dataset))), dropped)
         if not indices:
             continue
-        final = final_prediction(hmr, dataset, indices, samples, turn)
+        final = final_prediction(hmr, dataset, indices, samples, turn, flip)
         if regressor is not None:
             points = torch.einsum("kv,bvc->bkc", regressor, final.vertices)
         elif spec.convention == hmr.keypoint_convention:
@@ -183,16 +186,18 @@ def evaluate(
     return result
 
 
-def final_prediction(hmr: HMR, dataset: CropDataset, indices: list[int], samples: list[dict], upright: UprightTurn | None):
+def final_prediction(hmr: HMR, dataset: CropDataset, indices: list[int], samples: list[dict], upright: UprightTurn | None,
+                     flip: bool = False):  # fmt: skip
     """HMR's final iteration on the people ``indices`` (their plain ``samples``); with an
     ``upright`` turn: on their crops turned upright, the outputs turned back (the unturned
-    crop's frame, where the labels are)."""
+    crop's frame, where the labels are); with ``flip``: averaged with the answer on the mirrored
+    crops (:mod:`openhmr.nets.flip`), as ``predict --flip`` runs it."""
     images = torch.stack([s["image"] for s in samples])
     if upright is None:
-        return hmr(images, decode="final")[-1]
+        return final_answer(hmr, images, flip)
     angles = upright((images * 255).round().byte().permute(0, 2, 3, 1).numpy())
     turned = torch.stack([dataset.sample_or_none(i, rotation=float(a))["image"] for i, a in zip(indices, angles)])
-    final = hmr(turned, decode="final")[-1]
+    final = final_answer(hmr, turned, flip)
     fields = {f.name: getattr(final, f.name) for f in dataclasses.fields(final)}
     return dataclasses.replace(final, **turned_back(fields, torch.from_numpy(angles)))
 
@@ -228,9 +233,9 @@ def _pck(pred2d: list, gt2d: list, mask: torch.Tensor) -> dict:
 
 @torch.no_grad()
 def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch_size: int = 32, progress: bool = True,
-                upright: bool = False) -> dict:
-    """PCK of ``hmr``'s projected keypoints on real photos with 2D labels (``upright``: as in
-    :func:`evaluate`). Returns
+                upright: bool = False, flip: bool = False) -> dict:
+    """PCK of ``hmr``'s projected keypoints on real photos with 2D labels (``upright``, ``flip``:
+    as in :func:`evaluate`). Returns
     ``{"pck05", "pck10", "per_joint_pck05", "per_joint_pck10", "facing", "facing_people",
     "num_images", "dropped", "num_joints", "protocol"}`` (``dropped``: the images that could not
     be read, left out of every figure); the threshold unit is ``annotations.person_size``.
@@ -253,7 +258,7 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
         indices, samples = _readable(dataset, range(start, min(start + batch_size, len(dataset))), dropped)
         if indices:
             kept.extend(indices)
-            pred.append(final_prediction(hmr, dataset, indices, samples, turn).keypoints2d.index_select(1, index))
+            pred.append(final_prediction(hmr, dataset, indices, samples, turn, flip).keypoints2d.index_select(1, index))
     hmr.train(was_training)
     _check_some_left(dataset, dropped)
     kept = np.asarray(kept)  # predictions are paired with these people's labels and boxes only

@@ -27,6 +27,7 @@ from openhmr.fit import FitSettings, FullImageCamera, Priors, Refiner
 from openhmr.geometry.camera import CROP_RES, crop_cam_to_full, intrinsics
 from openhmr.geometry.crop import crop_matrix, warp_image
 from openhmr.geometry.rotations import matrix_to_axis_angle
+from openhmr.nets.flip import final_answer, flip_averaged
 from openhmr.nets.upright import turned_back
 from openhmr.nets.weights_io import load_hmr
 from openhmr.predict.crops import Crops
@@ -115,9 +116,10 @@ class Model:
     """A trained HMR with its body model and (optionally) a person detector."""
 
     def __init__(self, hmr, body: BodyModel, checkpoint: str, device: str = "cpu", detector="mediapipe", batch_size: int = 16,
-                 upright: bool = False):
+                 upright: bool = False, flip: bool = False):
         self.hmr = hmr.to(device).eval()
         self.upright = upright  # see openhmr.detect.upright and openhmr.nets.upright
+        self.flip = flip  # see openhmr.nets.flip
         self._turn = None  # the UprightTurn, made on first use
         self.body = body
         self.checkpoint = checkpoint
@@ -194,18 +196,26 @@ class Model:
         return Crops(tensor, centres, sizes, boxes, (image.shape[1], image.shape[0]), focal_length, angles)
 
     @torch.no_grad()
-    def run_crops(self, crops: torch.Tensor):
-        """HMR's final iteration for (B, 3, 224, 224) crops, in chunks of ``batch_size``."""
-        if self._onnx is not None:
-            outs = [self.hmr.decode_theta(self._onnx(chunk).to(self.device)) for chunk in crops.split(self.batch_size)]
-        else:
-            outs = [self.hmr(chunk.to(self.device), decode="final")[-1] for chunk in crops.split(self.batch_size)]
+    def run_crops(self, crops: torch.Tensor, flip: bool | None = None):
+        """HMR's final iteration for (B, 3, 224, 224) crops, in chunks of ``batch_size``;
+        ``flip`` (default: the model's setting): averaged with its answer on the mirrored crops."""
+        flip = self.flip if flip is None else flip
+        outs = []
+        for chunk in crops.split(self.batch_size):
+            chunk = chunk.to(self.device)
+            if self._onnx is None:
+                outs.append(final_answer(self.hmr, chunk, flip))
+                continue
+            plain = self.hmr.decode_theta(self._onnx(chunk).to(self.device), body=not flip)
+            outs.append(flip_averaged(self.hmr, plain, self.hmr.decode_theta(self._onnx(chunk.flip(-1)).to(self.device), body=False))
+                        if flip else plain)  # fmt: skip
         return {f: torch.cat([getattr(o, f) for o in outs]).cpu() for f in PERSON_FIELDS}
 
-    def people_from_crops(self, crops: Crops, refine: str | None = None) -> list[Person]:
-        """The people of ``crops``: what :meth:`predict` does after cropping."""
+    def people_from_crops(self, crops: Crops, refine: str | None = None, flip: bool | None = None) -> list[Person]:
+        """The people of ``crops``: what :meth:`predict` does after cropping (``flip``: see
+        :meth:`run_crops`; refinement starts from the plain crop's answer)."""
         if refine is None:
-            out = self.run_crops(crops.images)
+            out = self.run_crops(crops.images, flip)
             if crops.angles is not None:
                 out = turned_back(out, torch.from_numpy(crops.angles))
             return _people(out, crops, self.coco17_index, self.coco17_mask)
@@ -239,11 +249,13 @@ class Model:
 
     @torch.no_grad()
     def predict(self, image, boxes: list[Detection] | None = None, focal_length: float | None = None, name: str | None = None,
-                refine: str | None = None, upright: bool | None = None) -> Prediction:
+                refine: str | None = None, upright: bool | None = None, flip: bool | None = None) -> Prediction:
         """``image``: a path or an (H, W, 3) uint8 RGB array; ``boxes``: people's boxes
         (default: detected); ``refine``: None, "fit" or "eft" (fit each body to its 2D
         evidence, see :mod:`openhmr.fit`); ``upright``: turn each crop upright first (default:
-        the model's setting; refinement always fits from the unturned crop). Returns a
+        the model's setting; refinement always fits from the unturned crop); ``flip``: average
+        the answer with the one on the mirrored crop (default: the model's setting; see
+        :mod:`openhmr.nets.flip`; refinement starts from the plain answer). Returns a
         :class:`Prediction` (``.to_dict()`` for JSON)."""
         if isinstance(image, (str, Path)):
             name = name or str(image)
@@ -257,7 +269,7 @@ class Model:
         if boxes:
             # Refinement fits in the unturned crop's camera: its crops are never turned.
             turn = (self.upright if upright is None else upright) and refine is None
-            people = self.people_from_crops(self.crops(image, boxes, focal_length, turn), refine)
+            people = self.people_from_crops(self.crops(image, boxes, focal_length, turn), refine, flip)
         return Prediction(name or "<array>", width, height, self.body.name, self.checkpoint, people, self.body.joint_names)
 
 
@@ -301,13 +313,15 @@ def load_model(
     batch_size: int = 16,
     runtime: str = "torch",
     upright: bool = False,
+    flip: bool = False,
 ) -> Model:
     """A ready :class:`Model`. ``checkpoint``: a weights .safetensors (default: the shipped
     Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe",
     "blazepose" (MediaPipe's pipeline rebuilt in PyTorch: every person in one pass) or None;
     ``runtime``: "torch" or "onnx" (the network through onnxruntime, see :meth:`Model.use_onnx`);
     ``upright``: cut each person a second time, turned upright (MediaPipe's person detector
-    on the crop finds the turn; see :mod:`openhmr.detect.upright`)."""
+    on the crop finds the turn; see :mod:`openhmr.detect.upright`); ``flip``: average each
+    answer with the one on the mirrored crop (:mod:`openhmr.nets.flip`; twice the network's time)."""
     if runtime not in ("torch", "onnx"):
         raise OpenHMRError(f"runtime must be 'torch' or 'onnx', got {runtime!r}.")
     if detector is not None and detector not in DETECTORS:
@@ -320,7 +334,7 @@ def load_model(
         raise OpenHMRError(f"--device {device} asked for, but PyTorch sees no CUDA GPU here; use --device cpu.")
     body = load_body_model(body_model)
     hmr = load_hmr(checkpoint, body)
-    model = Model(hmr, body, str(checkpoint), device, detector, batch_size, upright)  # Model moves hmr, body included
+    model = Model(hmr, body, str(checkpoint), device, detector, batch_size, upright, flip)  # Model moves hmr, body included
     if runtime == "onnx":
         model.use_onnx()
     return model
