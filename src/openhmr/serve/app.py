@@ -1,5 +1,5 @@
-"""The Gradio app: a photo tab (overlay, 3D viewer, JSON and meshes to download, "refine" and
-"upright" switches) and a video tab (overlay video, BVH, motion JSON). One model in memory; requests are
+"""The Gradio app: a photo tab (overlay, 3D viewer, JSON and meshes to download, "refine",
+"upright" and "flip" switches) and a video tab (overlay video, BVH, motion JSON). One model in memory; requests are
 queued and run one at a time (they share the model and the CPU)."""
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EX
             raise gr.Error(str(e), print_exception=False) from None
         return image_path
 
-    def on_photo(image_path, refine, upright):
+    def on_photo(image_path, refine, upright, flip):
         try:
-            result = photo_job(model, image_path, workspace.new(), refine, upright)
+            result = photo_job(model, image_path, workspace.new(), refine, upright, flip)
         except OpenHMRError as e:
             raise gr.Error(str(e), print_exception=False) from None
         return str(result.overlay), str(result.viewer), str(result.json), [str(p) for p in result.meshes], result.summary
@@ -74,6 +74,7 @@ def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EX
                     refine = gr.Checkbox(label="Refine: fit each body to the keypoints MediaPipe sees (slower)", value=False)
                     upright = gr.Checkbox(label="Upright: turn each person upright first (divers, gymnasts, people upside down; "
                                                 "not with Refine)", value=False)
+                    flip = gr.Checkbox(label="Flip: also read the mirrored photo and average (twice the network's time)", value=False)
                     run_photo = gr.Button("Recover 3D", variant="primary", elem_id="run-photo")
                     if examples and examples.is_dir():
                         gr.Examples([[str(p)] for p in sorted(examples.glob("*.jpg")) + sorted(examples.glob("*.png"))], [photo])
@@ -84,7 +85,7 @@ def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EX
                     result_json = gr.File(label="Result JSON", elem_id="photo-json")
                     meshes = gr.File(label="Meshes (OBJ, camera frame)", file_count="multiple", elem_id="photo-meshes")
             photo.change(on_preview, photo, preview, show_progress="hidden")
-            run_photo.click(on_photo, [photo, refine, upright], [overlay, viewer, result_json, meshes, summary],
+            run_photo.click(on_photo, [photo, refine, upright, flip], [overlay, viewer, result_json, meshes, summary],
                             concurrency_id=MODEL_QUEUE, concurrency_limit=1)
         with gr.Tab("Video to BVH"):
             with gr.Row():

@@ -88,9 +88,11 @@ def check_photo(image_path: str | Path | None) -> None:
         raise OpenHMRError(f"This file cannot be used: {e}.") from None
 
 
-def photo_job(model, image_path: str | Path, work: Path, refine: bool = False, upright: bool = False) -> PhotoResult:
+def photo_job(model, image_path: str | Path, work: Path, refine: bool = False, upright: bool = False,
+              flip: bool = False) -> PhotoResult:  # fmt: skip
     """Predict every person in the photo: overlay, GLB for the viewer, JSON and OBJ meshes.
-    ``upright``: each person's crop turned upright first (ignored with ``refine``)."""
+    ``upright``: each person's crop turned upright first (ignored with ``refine``); ``flip``:
+    each answer averaged with the one on the mirrored crop (``predict --flip``)."""
     from openhmr.predict.images import load_image
     from openhmr.predict.outputs import write_outputs
 
@@ -99,7 +101,8 @@ def photo_job(model, image_path: str | Path, work: Path, refine: bool = False, u
         image = load_image(image_path)
     except ImageError as e:  # a header that promises more than the file holds
         raise OpenHMRError(f"This file cannot be used: {e}.") from None
-    prediction = model.predict(image, name=Path(image_path).name, refine="fit" if refine else None, upright=upright)
+    prediction = model.predict(image, name=Path(image_path).name, refine="fit" if refine else None, upright=upright,
+                               flip=flip)
     if not prediction.people:
         raise OpenHMRError("No person found in this photo.")
     faces = model.body.faces.cpu().numpy()
@@ -109,6 +112,8 @@ def photo_job(model, image_path: str | Path, work: Path, refine: bool = False, u
     summary = f"{len(prediction.people)} person(s) found" + (f"; {refined} refined by fitting" if refine else "")
     if upright:
         summary += "; crops not turned: refinement fits from the unturned crop" if refine else "; crops turned upright"
+    if flip and not refine:
+        summary += "; averaged with the mirrored crop"
     return PhotoResult(
         overlay=work / "photo_overlay.png", viewer=viewer, json=work / "photo.json",
         meshes=[p for p in written if p.suffix == ".obj"], summary=summary,
