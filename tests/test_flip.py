@@ -75,21 +75,24 @@ def test_the_flipped_answer_mirrors_with_the_crop_and_differs_from_the_plain_one
     # predict runs the same pass
     out = model.run_crops(crops, flip=True)
     torch.testing.assert_close(out["keypoints3d"], answer.keypoints3d, atol=1e-5, rtol=0)
-    assert (out["keypoints3d"] - model.run_crops(crops)["keypoints3d"]).abs().max() > 1e-3
+    assert (out["keypoints3d"] - model.run_crops(crops, flip=False)["keypoints3d"]).abs().max() > 1e-3
+    torch.testing.assert_close(model.run_crops(crops)["keypoints3d"], answer.keypoints3d, atol=1e-5, rtol=0)  # the default
 
 
-def test_predict_flip_from_the_command_line_is_the_flipped_answer(model, tmp_path):
+def test_predict_flips_by_default_and_not_with_no_flip(model, tmp_path):
     import json
 
     from openhmr.cli import main
     from openhmr.detect.mediapipe import Detection
 
     box = (40.0, 60.0, 300.0, 452.0)
-    assert main(["predict", str(EXAMPLES / "camera.png"), "--out", str(tmp_path), "--bbox", ",".join(map(str, box)), "--flip",
-                 "--quiet"]) == 0  # fmt: skip
-    written = np.array(json.loads((tmp_path / "camera.json").read_text())["people"][0]["keypoints_2d"])
     image = np.asarray(Image.open(EXAMPLES / "camera.png").convert("RGB"))
     flipped = model.predict(image, [Detection(box, 1.0)], flip=True).people[0].keypoints_2d
-    plain = model.predict(image, [Detection(box, 1.0)]).people[0].keypoints_2d
-    np.testing.assert_allclose(written[:, :2], flipped[:, :2], atol=0.01)
-    assert np.abs(written[:, :2] - plain[:, :2]).max() > 0.5  # pixels
+    plain = model.predict(image, [Detection(box, 1.0)], flip=False).people[0].keypoints_2d
+    assert model.flip and np.array_equal(model.predict(image, [Detection(box, 1.0)]).people[0].keypoints_2d, flipped)
+    assert np.abs(flipped[:, :2] - plain[:, :2]).max() > 0.5  # pixels
+    for flag, want in (([], flipped), (["--no-flip"], plain)):
+        out = tmp_path / (flag[0][2:] if flag else "default")
+        assert main(["predict", str(EXAMPLES / "camera.png"), "--out", str(out), "--bbox", ",".join(map(str, box)), "--quiet", *flag]) == 0
+        written = np.array(json.loads((out / "camera.json").read_text())["people"][0]["keypoints_2d"])
+        np.testing.assert_allclose(written[:, :2], want[:, :2], atol=0.01)

@@ -52,12 +52,13 @@ def test_a_photo_gives_an_overlay_a_viewer_mesh_json_and_meshes(tmp_path, model)
     people_up = json.loads(turned.json.read_text())["people"]
     assert "turned upright" in turned.summary and len(people_up) == len(document["people"])
     assert np.abs(np.array(people_up[0]["pose"]) - np.array(document["people"][0]["pose"])).max() > 1e-3
-    # The "Flip" switch: averaged with the mirrored crop's answer, so the body changes too.
-    (tmp_path / "flip").mkdir()
-    flipped = photo_job(model, ASTRONAUT, tmp_path / "flip", flip=True)
-    people_flip = json.loads(flipped.json.read_text())["people"]
-    assert "mirrored crop" in flipped.summary and len(people_flip) == len(document["people"])
-    assert np.abs(np.array(people_flip[0]["pose"]) - np.array(document["people"][0]["pose"])).max() > 1e-3
+    # The "Flip" switch (on by default): off, the network reads the crop once, so the body changes.
+    assert "mirrored crop" in result.summary
+    (tmp_path / "one-pass").mkdir()
+    once = photo_job(model, ASTRONAUT, tmp_path / "one-pass", flip=False)
+    people_once = json.loads(once.json.read_text())["people"]
+    assert "mirrored crop" not in once.summary and len(people_once) == len(document["people"])
+    assert np.abs(np.array(people_once[0]["pose"]) - np.array(document["people"][0]["pose"])).max() > 1e-3
 
 
 def test_bad_files_and_empty_photos_get_one_sentence(tmp_path, model):

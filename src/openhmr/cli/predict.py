@@ -68,9 +68,9 @@ def add_parser(commands) -> None:
                          help="cut each person a second time, turned upright as MediaPipe aligns its crops (its person "
                               "detector on the crop finds the turn; helps divers, gymnasts, people upside down; not with "
                               "--refine, which fits from the unturned crop)")
-    predict.add_argument("--flip", action="store_true",
-                         help="also run the network on each crop mirrored and average the two answers (twice the "
-                              "network's time; a little closer to the photo, see README)")
+    predict.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
+                         help="also run the network on each crop mirrored and average the two answers (default; twice "
+                              "the network's time, closer on every set measured: see README); --no-flip: one pass")
     predict.add_argument("--save-mesh", choices=("obj", "ply", "glb"), help="also write each person's mesh")
     predict.add_argument("--side-view", action="store_true", help="also render the people from the side")
     predict.add_argument("--video-step", type=int, help="use every Nth video frame (default: 10; 1 with --bvh)")

@@ -15,6 +15,7 @@ from openhmr.fit.fitter import FitResult, fit
 from openhmr.fit.objective import BodyParams, FitSettings, Objective
 from openhmr.fit.pose_prior import PosePrior
 from openhmr.fit.targets import FullImageCamera, Targets
+from openhmr.nets.flip import final_answer
 from openhmr.nets.hmr import HMR
 from openhmr.shipped import shipped_pose_prior
 
@@ -68,16 +69,19 @@ class Refiner:
         return Objective(self.hmr.body, targets, start, self.settings, p.discriminator, p.pose_prior, full_image)
 
     @torch.no_grad()
-    def estimate(self, crops: torch.Tensor) -> BodyParams:
-        out = self.hmr(crops, decode="none")[-1]
+    def estimate(self, crops: torch.Tensor, flip: bool = False) -> BodyParams:
+        """The network's answer on ``crops``; ``flip``: averaged with the mirrored crops' (:mod:`openhmr.nets.flip`)."""
+        out = final_answer(self.hmr, crops, flip) if flip else self.hmr(crops, decode="none")[-1]
         return BodyParams(out.camera, out.rotmats, out.shape)
 
-    def __call__(self, crops: torch.Tensor, targets: Targets, full_image: FullImageCamera | None = None) -> FitResult:
-        """crops (B, 3, 224, 224) in [0, 1]; targets for the same B people."""
+    def __call__(self, crops: torch.Tensor, targets: Targets, full_image: FullImageCamera | None = None,
+                 flip: bool = False) -> FitResult:  # fmt: skip
+        """crops (B, 3, 224, 224) in [0, 1]; targets for the same B people; ``flip``: ``fit``
+        starts from the flip-averaged answer (``eft`` tunes the network on the plain crop)."""
         targets = targets.to(crops.device)
         full_image = None if full_image is None else full_image.to(crops.device)
         if self.mode == "fit":
-            return fit(self.objective(self.estimate(crops), targets, full_image))
+            return fit(self.objective(self.estimate(crops, flip), targets, full_image))
         results = [
             eft(self.hmr, crops[i : i + 1], lambda start, i=i: self.objective(start, _one(targets, i), _one(full_image, i)),
                 self.eft_steps, self.eft_lr)

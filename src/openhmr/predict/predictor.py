@@ -116,7 +116,7 @@ class Model:
     """A trained HMR with its body model and (optionally) a person detector."""
 
     def __init__(self, hmr, body: BodyModel, checkpoint: str, device: str = "cpu", detector="mediapipe", batch_size: int = 16,
-                 upright: bool = False, flip: bool = False):
+                 upright: bool = False, flip: bool = True):
         self.hmr = hmr.to(device).eval()
         self.upright = upright  # see openhmr.detect.upright and openhmr.nets.upright
         self.flip = flip  # see openhmr.nets.flip
@@ -213,7 +213,7 @@ class Model:
 
     def people_from_crops(self, crops: Crops, refine: str | None = None, flip: bool | None = None) -> list[Person]:
         """The people of ``crops``: what :meth:`predict` does after cropping (``flip``: see
-        :meth:`run_crops`; refinement starts from the plain crop's answer)."""
+        :meth:`run_crops`; ``refine="fit"`` starts from that answer too)."""
         if refine is None:
             out = self.run_crops(crops.images, flip)
             if crops.angles is not None:
@@ -221,7 +221,7 @@ class Model:
             return _people(out, crops, self.coco17_index, self.coco17_mask)
         if crops.angles is not None:
             raise OpenHMRError("Refinement starts from crops that are not turned: cut them with upright=False.")
-        return self._refined_people(crops, refine)
+        return self._refined_people(crops, refine, self.flip if flip is None else flip)
 
     def refiner(self, mode: str):
         """The :class:`openhmr.fit.Refiner` for ``mode`` ("fit" or "eft"), priors loaded once."""
@@ -230,10 +230,10 @@ class Model:
             self._refiners[mode] = Refiner(self.hmr, mode, self._priors, self.fit_settings)
         return self._refiners[mode]
 
-    def _refined_people(self, crops: Crops, mode: str) -> list[Person]:
+    def _refined_people(self, crops: Crops, mode: str, flip: bool) -> list[Person]:
         targets = evidence_targets(crops, self.detector)
         camera = FullImageCamera(crops.centres_t, crops.sizes_t, crops.image_sizes, crops.focal)
-        result = self.refiner(mode)(crops.images.to(self.device), targets, camera)
+        result = self.refiner(mode)(crops.images.to(self.device), targets, camera, flip)
         with torch.no_grad():
             decoded = self.hmr.decode_params(result.params.camera, result.params.rotmats, result.params.shape)
         out = {f: getattr(decoded, f).cpu() for f in PERSON_FIELDS}
@@ -255,7 +255,7 @@ class Model:
         evidence, see :mod:`openhmr.fit`); ``upright``: turn each crop upright first (default:
         the model's setting; refinement always fits from the unturned crop); ``flip``: average
         the answer with the one on the mirrored crop (default: the model's setting; see
-        :mod:`openhmr.nets.flip`; refinement starts from the plain answer). Returns a
+        :mod:`openhmr.nets.flip`; ``refine="fit"`` starts from that answer). Returns a
         :class:`Prediction` (``.to_dict()`` for JSON)."""
         if isinstance(image, (str, Path)):
             name = name or str(image)
@@ -313,15 +313,16 @@ def load_model(
     batch_size: int = 16,
     runtime: str = "torch",
     upright: bool = False,
-    flip: bool = False,
+    flip: bool = True,
 ) -> Model:
     """A ready :class:`Model`. ``checkpoint``: a weights .safetensors (default: the shipped
     Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe",
     "blazepose" (MediaPipe's pipeline rebuilt in PyTorch: every person in one pass) or None;
     ``runtime``: "torch" or "onnx" (the network through onnxruntime, see :meth:`Model.use_onnx`);
     ``upright``: cut each person a second time, turned upright (MediaPipe's person detector
-    on the crop finds the turn; see :mod:`openhmr.detect.upright`); ``flip``: average each
-    answer with the one on the mirrored crop (:mod:`openhmr.nets.flip`; twice the network's time)."""
+    on the crop finds the turn; see :mod:`openhmr.detect.upright`); ``flip`` (default): average
+    each answer with the one on the mirrored crop (:mod:`openhmr.nets.flip`; twice the
+    network's time; closer on every set measured, see the README)."""
     if runtime not in ("torch", "onnx"):
         raise OpenHMRError(f"runtime must be 'torch' or 'onnx', got {runtime!r}.")
     if detector is not None and detector not in DETECTORS:

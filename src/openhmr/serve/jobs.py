@@ -89,7 +89,7 @@ def check_photo(image_path: str | Path | None) -> None:
 
 
 def photo_job(model, image_path: str | Path, work: Path, refine: bool = False, upright: bool = False,
-              flip: bool = False) -> PhotoResult:  # fmt: skip
+              flip: bool = True) -> PhotoResult:  # fmt: skip
     """Predict every person in the photo: overlay, GLB for the viewer, JSON and OBJ meshes.
     ``upright``: each person's crop turned upright first (ignored with ``refine``); ``flip``:
     each answer averaged with the one on the mirrored crop (``predict --flip``)."""
