@@ -181,6 +181,11 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path, monke
     monkeypatch.chdir(tmp_path)
     assert main(["eval", "--checkpoint", str(out / "model.safetensors"), "--data", str(paths["test"])]) == 0
     assert (tmp_path / "model.eval-synth.json").is_file() and not list(out.glob("*.eval-*"))
+    # --flip scores the mirrored pass predict runs by default: other numbers, recorded as such.
+    assert main(["eval", "--checkpoint", str(out / "model.safetensors"), "--data", str(paths["test"]), "--flip",
+                 "--out", str(tmp_path / "flip.json")]) == 0  # fmt: skip
+    flipped = json.loads((tmp_path / "flip.json").read_text())
+    assert flipped["flip"] and not metrics["flip"] and flipped["mpjpe"] != metrics["mpjpe"]
 
 
 def test_a_missing_resume_file_is_one_sentence(experiment, tmp_path, capsys):

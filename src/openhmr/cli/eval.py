@@ -24,6 +24,10 @@ def add_parser(commands) -> None:
     ev.add_argument("--joint-regressor", help=".npy (K, V) joints from vertices, e.g. J_regressor_h36m.npy for SMPL")
     ev.add_argument("--poses", help="pose bank of real poses for the monster rate")
     ev.add_argument("--batch-size", type=int, default=32)
+    ev.add_argument("--flip", action="store_true",
+                    help="average each answer with the one on the mirrored crop, as `predict` does by default (the "
+                         "network's single pass otherwise)")
+    ev.add_argument("--upright", action="store_true", help="crops turned upright first, as `predict --upright` cuts them")
     ev.add_argument("--out", help="JSON file to write (default: CHECKPOINT-NAME.eval-PROTOCOL.json in the working folder)")
     ev.set_defaults(run=run)
 
@@ -48,12 +52,14 @@ def run(args: argparse.Namespace) -> int:
     body = load_body_model(args.body_model or arch["body_model"])
     hmr = load_hmr(args.checkpoint, body)
     if args.protocol in PROTOCOLS_2D:
-        result = evaluate_2d(hmr, annotations, args.protocol, args.batch_size)
+        result = evaluate_2d(hmr, annotations, args.protocol, args.batch_size, upright=args.upright, flip=args.flip)
     else:
         bank = PoseBank.load(args.poses) if args.poses else None
-        result = evaluate(hmr, annotations, args.protocol, args.batch_size, args.joint_regressor, bank)
+        result = evaluate(hmr, annotations, args.protocol, args.batch_size, args.joint_regressor, bank, upright=args.upright,
+                          flip=args.flip)  # fmt: skip
     result["checkpoint"] = str(args.checkpoint)
     result["data"] = str(args.data)
+    result["flip"], result["upright"] = args.flip, args.upright
     print(format_table(result))
     print(write_json(out, result))
     return 0
