@@ -1,15 +1,17 @@
 """Test-time flip (predict --flip): the mirror image's answer mirrored back, averaged."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from openhmr.body import keypoints as kp
-from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from openhmr.geometry.rotations import axis_angle_to_matrix
 from tests.conftest import random_pose
 
-EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
