@@ -1,18 +1,19 @@
 """The network alone on real photos and on the held-out synthetic test set.
 
-    python bench/real_photos.py [--data ../shared/data/real] [--checkpoint W] [--synth-test runs/data/test/annotations.npz]
+    python bench/real_photos.py [--data ../shared/data/real] [--checkpoint W] [--synth-test runs/data/test/annotations.npz] [--upright] [--flip]
 
 LSP test (images 1001-2000) and coco-mini val: PCK@0.05 / @0.1 of the person's box, the
 labelled box given (LSP: the labelled joints' extent; COCO: its box), on the joints the model
 predicts; ``lsp_test_facing``: the share of LSP test people (both shoulders labelled) whose
 predicted shoulders are in the labelled left-right order; ``lsp_test_unusual_*``: PCK on the
 LSP test people whose torso leans more than 45° from upright (see :func:`not_upright`). Synthetic: PA-MPJPE on the test
-clips' COCO-23 keypoints (mm). ``ms_per_person``: the network on a batch of 16 crops, as
-``predict`` runs it, per crop; ``ms_per_person_upright`` with the detector pass that
+clips' COCO-23 keypoints (mm). ``ms_per_person``: the network on a batch of 16 crops, one pass
+(``predict --no-flip``), per crop; ``ms_per_person_upright`` with the detector pass that
 ``--upright`` adds, ``ms_per_person_flip`` with the mirrored pass that ``--flip`` adds. Every crop is cut at the network's own ``crop_margin`` (saved
 with its weights; the labelled box widened by crop_margin / 1.3), as ``predict`` cuts it;
 ``--upright``: turned upright by MediaPipe's person detector on the crop, as ``predict --upright`` cuts it;
-``--flip``: each answer averaged with the one on the mirrored crop, as ``predict --flip``.
+``--flip``: each answer averaged with the one on the mirrored crop, as ``predict`` does by default;
+without it the network's single pass is scored.
 Prints one JSON line last.
 """
 
