@@ -35,7 +35,7 @@ def main() -> None:
                         help="held-out synthetic annotations (rendered by `openhmr train`; skipped when absent)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N people of each set (quick checks)")
     parser.add_argument("--upright", action="store_true", help="crops turned upright, as `predict --upright` cuts them")
-    parser.add_argument("--flip", action="store_true", help="answers averaged with the mirrored crop's, as `predict --flip`")
+    parser.add_argument("--flip", action="store_true", help="answers averaged with the mirrored crop's, as `predict` does by default")
     parser.add_argument("--skip-real", action="store_true", help="only the synthetic test set")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
@@ -79,7 +79,7 @@ def main() -> None:
         metrics = evaluate(hmr, limited(read_eval_set(synth, "synth")), "synth", upright=args.upright, flip=args.flip)
         result["synth_pa_mpjpe"], result["synth_mpjpe"] = metrics["pa_mpjpe"], metrics["mpjpe"]
         result["synth_pck05"] = metrics["pck05"]
-    # Both, whichever crops were scored: their ratio is measured in one run.
+    # All three passes, whichever crops were scored: their ratios are measured in one run.
     result["ms_per_person"], result["ms_per_person_upright"], result["ms_per_person_flip"] = _ms_per_person(checkpoint, arch["body_model"])
     result["seconds"] = round(time.perf_counter() - start, 1)
     line = json.dumps(result)

@@ -35,8 +35,8 @@ PCK_JOINTS = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee",
 def labelled_box(ann, i: int):
     """The Detection whose ``predict`` crop is the labelled crop (centre, side ``box_size``,
     widened as the network was trained: see openhmr.data.framing), as evaluation crops it."""
-    from openhmr.data.framing import STORED_MARGIN
     from openhmr.detect.mediapipe import Detection
+    from openhmr.geometry.crop import STORED_MARGIN
 
     side = float(ann.box_size[i]) / STORED_MARGIN
     x, y = ann.center[i] - side / 2

@@ -69,6 +69,7 @@ def main() -> None:
     rows = []
     result = {"people": len(people.imgname)}
     names = kp.convention_names(PROTOCOLS_2D["lsp"])
+    upright_turn = UprightTurn() if args.upright else None  # one detector for every checkpoint's picture rows
     for checkpoint in args.checkpoints:
         arch, _ = read_metadata(checkpoint)
         hmr = load_hmr(checkpoint, load_body_model(arch["body_model"])).eval()
@@ -78,12 +79,13 @@ def main() -> None:
             rows.append([draw(s["image"], s["keypoints2d"].numpy(), (40, 220, 40)) for s in samples])
         index, predicts = kp.mapping(kp.convention_names(hmr.keypoint_convention), names)
         drawn = predicts.float()[:, None]  # LSP joints the model has no keypoint for stay undrawn
-        for upright in (False, True) if args.upright else (False,):
+        for turn in (None, upright_turn) if args.upright else (None,):
+            upright = turn is not None
             metrics = evaluate_2d(hmr, people, "lsp", progress=False, upright=upright)
             key = (Path(checkpoint).parent.name or checkpoint) + ("_upright" if upright else "")
             result[key] = {"pck05": metrics["pck05"], "pck10": metrics["pck10"]}
             with torch.no_grad():  # drawn on the unturned crops: turned crops' answers come back to them
-                final = final_prediction(hmr, crops, list(range(len(samples))), samples, UprightTurn() if upright else None)
+                final = final_prediction(hmr, crops, list(range(len(samples))), samples, turn)
             predicted = final.keypoints2d.index_select(1, index)
             rows.append([draw(s["image"], torch.cat([p, drawn], 1).numpy(), (230, 60, 40)) for s, p in zip(samples, predicted)])
     Image.fromarray(np.concatenate([np.concatenate(r, 1) for r in rows], 0)).save(args.out, quality=88)

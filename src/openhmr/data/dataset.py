@@ -23,11 +23,11 @@ from openhmr.data.augment import (
     occlude,
 )
 from openhmr.data.formats import Annotations
-from openhmr.data.framing import STORED_MARGIN, reframed
+from openhmr.data.framing import reframed
 from openhmr.data.truncate import CUTS, blank_below, cut_row, truncated_box
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import CROP_RES
-from openhmr.geometry.crop import warp_image
+from openhmr.geometry.crop import STORED_MARGIN, warp_image
 from openhmr.geometry.rotations import axis_angle_to_matrix
 
 log = logging.getLogger(__name__)

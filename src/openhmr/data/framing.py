@@ -13,8 +13,6 @@ import dataclasses
 from openhmr.data.formats import Annotations
 from openhmr.geometry.crop import STORED_MARGIN
 
-__all__ = ["STORED_MARGIN", "reframed"]
-
 
 def reframed(annotations: Annotations, margin: float) -> Annotations:
     """``annotations`` with each box_size (N,) scaled from ``STORED_MARGIN`` to ``margin``

@@ -21,8 +21,8 @@ from openhmr.data.formats import (
     _reported,
     _to_convention,
 )
-from openhmr.data.framing import STORED_MARGIN
 from openhmr.errors import OpenHMRError
+from openhmr.geometry.crop import STORED_MARGIN
 
 # The crop spans 1.3x the joints' extent, as `predict` frames a box found from keypoints.
 LSP_MARGIN = STORED_MARGIN

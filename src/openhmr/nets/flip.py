@@ -31,10 +31,17 @@ def flip_averaged(hmr: HMR, plain: HMRPrediction, mirrored: HMRPrediction, verti
     return hmr.decode_params((plain.camera + camera) / 2, mean_rotmats, (plain.shape + shape) / 2, vertices=vertices)
 
 
-def final_answer(hmr: HMR, crops: torch.Tensor, flip: bool = False) -> HMRPrediction:
+def final_answer(hmr: HMR, crops: torch.Tensor, flip: bool = False, network=None) -> HMRPrediction:
     """HMR's final iteration on ``crops`` (B, 3, H, W), decoded; with ``flip``, averaged with its
-    answer on the mirrored crops. Two passes of B, not one of 2B: on the CPU a batch of 32
-    crops took 62 ms a crop against 44 for two of 16 (bench/real_photos.py's crops, one run)."""
+    answer on the mirrored crops. ``network``: crops -> the final iteration's undecoded
+    HMRPrediction (default: ``hmr``'s own; ``predict --runtime onnx`` passes onnxruntime's). Two
+    passes of B, not one of 2B: on the CPU a batch of 32 random crops took 62 ms a crop against
+    44 for two of 16 (one run)."""
+    if network is None:
+        if not flip:
+            return hmr(crops, decode="final")[-1]
+        network = lambda images: hmr(images, decode="none")[-1]
+    plain = network(crops)
     if not flip:
-        return hmr(crops, decode="final")[-1]
-    return flip_averaged(hmr, hmr(crops, decode="none")[-1], hmr(crops.flip(-1), decode="none")[-1])
+        return hmr.decode_params(plain.camera, plain.rotmats, plain.shape, theta=plain.theta)
+    return flip_averaged(hmr, plain, network(crops.flip(-1)))

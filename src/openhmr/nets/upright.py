@@ -39,4 +39,3 @@ def turned_back(out: dict[str, torch.Tensor], angles: torch.Tensor) -> dict[str,
     if out.get("keypoints2d") is not None:
         back["keypoints2d"] = out["keypoints2d"] @ flat.transpose(1, 2)
     return back
-

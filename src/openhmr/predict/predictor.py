@@ -27,7 +27,7 @@ from openhmr.fit import FitSettings, FullImageCamera, Priors, Refiner
 from openhmr.geometry.camera import CROP_RES, crop_cam_to_full, intrinsics
 from openhmr.geometry.crop import crop_matrix, warp_image
 from openhmr.geometry.rotations import matrix_to_axis_angle
-from openhmr.nets.flip import final_answer, flip_averaged
+from openhmr.nets.flip import final_answer
 from openhmr.nets.upright import turned_back
 from openhmr.nets.weights_io import load_hmr
 from openhmr.predict.crops import Crops
@@ -200,15 +200,8 @@ class Model:
         """HMR's final iteration for (B, 3, 224, 224) crops, in chunks of ``batch_size``;
         ``flip`` (default: the model's setting): averaged with its answer on the mirrored crops."""
         flip = self.flip if flip is None else flip
-        outs = []
-        for chunk in crops.split(self.batch_size):
-            chunk = chunk.to(self.device)
-            if self._onnx is None:
-                outs.append(final_answer(self.hmr, chunk, flip))
-                continue
-            plain = self.hmr.decode_theta(self._onnx(chunk).to(self.device), body=not flip)
-            outs.append(flip_averaged(self.hmr, plain, self.hmr.decode_theta(self._onnx(chunk.flip(-1)).to(self.device), body=False))
-                        if flip else plain)  # fmt: skip
+        network = None if self._onnx is None else (lambda images: self.hmr.decode_theta(self._onnx(images).to(self.device), body=False))
+        outs = [final_answer(self.hmr, chunk.to(self.device), flip, network) for chunk in crops.split(self.batch_size)]
         return {f: torch.cat([getattr(o, f) for o in outs]).cpu() for f in PERSON_FIELDS}
 
     def people_from_crops(self, crops: Crops, refine: str | None = None, flip: bool | None = None) -> list[Person]:

@@ -140,8 +140,8 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
     ``data.views`` cached trunk outputs per image (feature caching). ``labelled`` (N,) bool:
     which samples keep their 3D labels under the regime (None: the set has none to drop)."""
     from openhmr.data.dataset import CropDataset
-    from openhmr.data.framing import STORED_MARGIN
     from openhmr.data.sources import cache_key, source_slug
+    from openhmr.geometry.crop import STORED_MARGIN
     from openhmr.train.features import Without3D, build_feature_cache
 
     d = config.data
