@@ -82,7 +82,9 @@ def test_a_fit_the_discriminator_finds_less_real_is_refused(anny_body):
 
     class PrefersTheStart(torch.nn.Module):
         def forward(self, body_rotmats, shape):  # 1 at the start's pose, lower the further away
-            return 1 - (body_rotmats - start.rotmats[:, 1:]).square().flatten(1).sum(1, keepdim=True)
+            # LM asks about many trial poses per person at once, each person's in a row.
+            starts = start.rotmats[:, 1:].repeat_interleave(len(body_rotmats) // len(start.rotmats), 0)
+            return 1 - (body_rotmats - starts).square().flatten(1).sum(1, keepdim=True)
 
     settings = FitSettings(**{**PLAIN, "discriminator": 1e-6})
     result = fit(Objective(anny_body, targets_of(anny_body, truth), start, settings, discriminator=PrefersTheStart()))
@@ -91,8 +93,9 @@ def test_a_fit_the_discriminator_finds_less_real_is_refused(anny_body):
     assert torch.equal(result.params.rotmats, start.rotmats)
 
 
-def test_a_person_s_fit_is_the_same_alone_and_in_a_batch_of_16():
-    """Every person has their own L-BFGS history, line search and stopping test. Checked in
+@pytest.mark.parametrize("optimiser, iterations", [("lm", 15), ("lbfgs", 40)])
+def test_a_person_s_fit_is_the_same_alone_and_in_a_batch_of_16(optimiser, iterations):
+    """Every person has their own LM damping, or L-BFGS history and line search, and stopping test. Checked in
     float64, so that the comparison sees coupling rather than rounding: batched kernels round
     differently from single ones, and an unconverged L-BFGS trajectory amplifies any
     difference (in float64 1e-16 grows to about 1e-11 in 40 iterations; in float32 people
@@ -113,7 +116,7 @@ def test_a_person_s_fit_is_the_same_alone_and_in_a_batch_of_16():
         setattr(prior, name, getattr(prior, name).double())
     torch.manual_seed(0)
     judge = Discriminator(body.num_body_joints, body.shape_dim).double()
-    settings = FitSettings(iterations=40, discriminator=0.3, gmm=0.002, bend=1.0, shape=0.05, regression=0.003)
+    settings = FitSettings(optimiser, iterations=iterations, discriminator=0.3, gmm=0.002, bend=1.0, shape=0.05, regression=0.003)
 
     def fitted_keypoints(people: slice) -> torch.Tensor:
         part = Targets(targets.points[people], targets.confidence[people], targets.names)
@@ -288,6 +291,13 @@ def test_fit_labels_writes_pseudo_3d_resumes_and_skips_unreadable_images(tmp_pat
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
     # A different job into the same output is refused rather than mixed in.
     assert main([*args[:-2], "--max-error-px", "5"]) == 1
+    assert "different fit-labels run" in capsys.readouterr().err
+    # So is the same command after a default fit setting changed (a new release's optimiser).
+    from openhmr.fit.objective import ITERATIONS
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(ITERATIONS["lm"], "iterations", 7)
+        assert main(args) == 1
     assert "different fit-labels run" in capsys.readouterr().err
     # The same paths with new labels are a different job too: old fits are never kept for them.
     np.savez(tmp_path / "set.npz", imgname=np.array(["a.jpg", "broken.jpg", "b.jpg"]), center=np.full((3, 2), 91.0),

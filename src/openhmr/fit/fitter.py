@@ -2,8 +2,11 @@
 
 Optimised for a batch of people at once, each on their own: the crop camera (its scale
 through log, so it stays positive), global orientation and body pose (axis-angle), shape
-(through the body's bounds, as the network outputs it). Stage 1 moves only camera and orientation, on the torso; stage 2 moves everything.
-Every person has their own line search and stopping test (:mod:`openhmr.fit.lbfgs`), so a
+(through the body's bounds, as the network outputs it). Stage 1 moves only camera and
+orientation, on the torso; stage 2 moves everything; with a mask, stage 3 only shape and camera.
+The default optimiser is Levenberg-Marquardt on the objective's residuals
+(:mod:`openhmr.fit.levenberg_marquardt`); L-BFGS (:mod:`openhmr.fit.lbfgs`) and Adam are
+settings. Every person has their own damping or line search and stopping test, so a
 person's fit does not depend on who else is in the batch. A fit is kept only when
 it lowers the reprojection error (or, with a mask, raises the mask's IoU at nearly the same
 error) without lowering the discriminator's realism score; else the person keeps the
@@ -18,7 +21,8 @@ from collections.abc import Callable
 import torch
 
 from openhmr.fit.lbfgs import minimise_each
-from openhmr.fit.objective import BodyParams, FitSettings, Objective
+from openhmr.fit.levenberg_marquardt import minimise_each_lm
+from openhmr.fit.objective import BodyParams, Objective
 from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from openhmr.nets.theta import ThetaLayout
 
@@ -38,20 +42,32 @@ class FitResult:
     accepted: torch.Tensor
 
 
-def minimise(cost: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, moving: torch.Tensor,
-             settings: FitSettings, iterations: int) -> torch.Tensor:  # fmt: skip
-    """Minimise each person's ``cost(theta)`` (B, P) -> (B,) over the columns ``moving`` (indices) of
-    theta with the settings' optimiser; returns the new theta. People never share a step:
-    L-BFGS keeps one history and line search per person (:mod:`openhmr.fit.lbfgs`), and Adam's
-    steps are per value."""
+def minimise(objective: Objective, params: Callable[[torch.Tensor], BodyParams], theta: torch.Tensor, moving: torch.Tensor,
+             iterations: int, **terms) -> torch.Tensor:  # fmt: skip
+    """Minimise each person's ``objective(params(theta), **terms)`` over the columns ``moving``
+    (indices) of theta (B, P) with the settings' optimiser; returns the new theta. People never
+    share a step: Levenberg-Marquardt and L-BFGS keep one damping or history and one line
+    search per person, and Adam's steps are per value."""
+    settings = objective.settings
     if iterations <= 0:
         return theta
     fixed = theta.detach()
-
-    def cost_of_moving(x: torch.Tensor) -> torch.Tensor:
-        return cost(fixed.index_copy(1, moving, x))
-
     x = fixed[:, moving]
+    if settings.optimiser == "lm":
+        twins: dict[int, Objective] = {}
+
+        def residuals_many(candidates: torch.Tensor) -> torch.Tensor:  # (B, M, n) -> (B, M, R)
+            batch, many, _ = candidates.shape
+            twin = twins.setdefault(many, objective.repeated(many))
+            rows = fixed.repeat_interleave(many, 0).index_copy(1, moving, candidates.reshape(batch * many, -1))
+            return twin.residuals(params(rows), **terms).view(batch, many, -1)
+
+        x = minimise_each_lm(residuals_many, x, iterations, tolerance=settings.tolerance)
+        return fixed.index_copy(1, moving, x)
+
+    def cost_of_moving(values: torch.Tensor) -> torch.Tensor:
+        return objective(params(fixed.index_copy(1, moving, values)), **terms)
+
     if settings.optimiser == "lbfgs":
         x = minimise_each(cost_of_moving, x, iterations, tolerance=settings.tolerance)
     else:
@@ -107,13 +123,12 @@ def fit(objective: Objective) -> FitResult:
         cam, rots, shp = layout.to_params(values)
         return BodyParams(cam, axis_angle_to_matrix(rots), shp)
 
-    theta = minimise(lambda v: objective(params(v), torso_only=True), theta, camera_and_orientation, settings,
-                     settings.camera_iterations)  # fmt: skip
+    theta = minimise(objective, params, theta, camera_and_orientation, settings.camera_iterations, torso_only=True)
     if objective.silhouette is not None and settings.silhouette_stage == "shape":
         # Pose on the keypoints first; then the mask may only reshape the body (and move the
         # camera), so it cannot pull limbs off their keypoints.
-        theta = minimise(lambda v: objective(params(v), silhouette=False), theta, everything, settings, settings.iterations)
-        theta = minimise(lambda v: objective(params(v)), theta, camera_and_shape, settings, settings.silhouette_iterations)
+        theta = minimise(objective, params, theta, everything, settings.iterations, silhouette=False)
+        theta = minimise(objective, params, theta, camera_and_shape, settings.silhouette_iterations)
     else:
-        theta = minimise(lambda v: objective(params(v)), theta, everything, settings, settings.iterations)
+        theta = minimise(objective, params, theta, everything, settings.iterations)
     return accept(objective, params(theta))

@@ -24,6 +24,7 @@ import torch
 from openhmr.body import keypoints as kp
 from openhmr.data.formats import SPIN_SCALE_PX
 from openhmr.errors import OpenHMRError
+from openhmr.fit.objective import FitSettings
 from openhmr.geometry.rotations import matrix_to_axis_angle
 from openhmr.io import atomic_path
 from openhmr.shipped import SHIPPED_WEIGHTS
@@ -52,7 +53,6 @@ def _worker_init(job: LabelJob) -> None:
     """Each worker process: one thread, its own model and priors, the sets read once."""
     from openhmr.body import load_body_model
     from openhmr.data.sources import read_annotations
-    from openhmr.fit.objective import FitSettings
     from openhmr.fit.refine import Priors, Refiner
     from openhmr.nets.weights_io import load_hmr, read_metadata
 
@@ -122,9 +122,12 @@ def fit_labels(job: LabelJob, out: str | Path, workers: int = 1, chunk: int = 64
     for leftover in [*parts.glob(".*.part*"), *out.parent.glob(f".{out.name}.*.part*")]:  # a killed write's
         leftover.unlink(missing_ok=True)
     # Parts are reused only by the same job (a resumed run), never mixed with another's: a job
-    # is what it reads (labels, images, weights), not the paths it was given.
+    # is what it reads (labels, images, weights), not the paths it was given, and the fit
+    # settings in force, defaults included (a new default optimiser is another job).
     recorded = parts / "job.json"
-    this = json.dumps({**dataclasses.asdict(job), "chunk": chunk, "content": job_fingerprint(job, annotations)}, sort_keys=True)
+    settings = dataclasses.asdict(FitSettings.parse(job.settings))
+    this = json.dumps({**dataclasses.asdict(job), "chunk": chunk, "content": job_fingerprint(job, annotations),
+                       "fit_settings": settings}, sort_keys=True)  # fmt: skip
     if recorded.is_file() and recorded.read_text() != this:
         raise OpenHMRError(
             f"{parts} holds the parts of a different fit-labels run ({_what_differs(recorded.read_text(), this)}); "

@@ -14,6 +14,7 @@ Terms (each weight a :class:`FitSettings` field; a zero weight switches a term o
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import torch
@@ -28,14 +29,26 @@ TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
 HIPS = ("left_hip", "right_hip")
 
 
+# Each optimiser's iteration counts and stopping tolerance (FitSettings' None values).
+ITERATIONS = {
+    "lm": {"camera_iterations": 5, "iterations": 15, "silhouette_iterations": 5, "tolerance": 1e-5},
+    "lbfgs": {"camera_iterations": 10, "iterations": 150, "silhouette_iterations": 30, "tolerance": 1e-9},
+    "adam": {"camera_iterations": 10, "iterations": 150, "silhouette_iterations": 30, "tolerance": 1e-9},
+}
+
+
 @dataclasses.dataclass
 class FitSettings:
-    optimiser: str = "lbfgs"  # or "adam"
-    camera_iterations: int = 10  # stage 1: camera and global orientation on the torso
-    iterations: int = 150  # stage 2: everything
-    # L-BFGS stops a person early once a step changes their cost (or any of their values) by
-    # less than this (1e-9, PyTorch's own default, never stopped a fit here: all 150 ran).
-    tolerance: float = 1e-9
+    # "lm": Levenberg-Marquardt on the residuals (openhmr.fit.levenberg_marquardt); "lbfgs"
+    # and "adam" on their sum. Iteration counts left at None take the optimiser's defaults
+    # (ITERATIONS): Jacobians for LM, gradient steps for the others.
+    optimiser: str = "lm"
+    camera_iterations: int | None = None  # stage 1: camera and global orientation on the torso
+    iterations: int | None = None  # stage 2: everything
+    # A person's fit stops early once a step changes their cost by less than this: relative
+    # for LM; absolute (or any value's change) for L-BFGS, where 1e-9, PyTorch's own default,
+    # never stopped a fit (all 150 ran).
+    tolerance: float | None = None
     adam_lr: float = 0.02
     sigma_px: float = 20.0  # Geman-McClure scale, crop pixels (224² crop)
     hip_weight: float = 0.3
@@ -51,16 +64,20 @@ class FitSettings:
     # On 300 LSP test people "shape" at 0.3 raised the mask IoU and kept PCK; "all" at 0.1
     # raised the IoU more but cost 0.013 PCK@0.05 (README, Silhouettes).
     silhouette_stage: str = "shape"
-    silhouette_iterations: int = 30
+    silhouette_iterations: int | None = None
     # Accept a fit only if its reprojection error drops and the discriminator's mean score
     # falls by no more than this (a prior may improve 2D while making 3D worse).
     realism_tolerance: float = 0.0
 
     def __post_init__(self):
-        if self.optimiser not in ("lbfgs", "adam"):
-            raise ValueError(f"optimiser must be 'lbfgs' or 'adam', got {self.optimiser!r}.")
+        if self.optimiser not in ITERATIONS:
+            raise ValueError(f"optimiser must be one of {', '.join(ITERATIONS)}, got {self.optimiser!r}.")
         if self.silhouette_stage not in ("all", "shape"):
             raise ValueError(f"silhouette_stage must be 'all' or 'shape', got {self.silhouette_stage!r}.")
+        defaults = ITERATIONS[self.optimiser]
+        for name in ("camera_iterations", "iterations", "silhouette_iterations", "tolerance"):
+            if getattr(self, name) is None:
+                setattr(self, name, defaults[name])
 
     @classmethod
     def parse(cls, items: list[str] | tuple[str, ...]) -> FitSettings:
@@ -126,6 +143,20 @@ class Objective:
         low, high = body.shape_bounds
         self.shape_unit = ((high - low).clamp(min=1e-6) if body.hard_shape_bounds else torch.ones_like(low)).to(device)
 
+    def repeated(self, times: int) -> Objective:
+        """The same objective with every person repeated ``times`` times in a row (person b's
+        copies at rows b·times … b·times + times - 1): many trial values per person in one call."""
+        if times == 1:
+            return self
+        twin = copy.copy(self)
+        each = lambda t: None if t is None else t.repeat_interleave(times, dim=0)
+        twin.start = BodyParams(each(self.start.camera), each(self.start.rotmats), each(self.start.shape))
+        twin.points, twin.used, twin.weight = each(self.points), each(self.used), each(self.weight)
+        twin.mask, twin.mask_confidence = each(self.mask), each(self.mask_confidence)
+        if self.full_image is not None:
+            twin.full_image = FullImageCamera(*(each(getattr(self.full_image, f.name)) for f in dataclasses.fields(FullImageCamera)))
+        return twin
+
     def posed(self, params: BodyParams, vertices: bool = True):
         """The body of ``params``; ``vertices=False``: joints and keypoints only (faster)."""
         return self.body(params.rotmats[:, 0], params.rotmats[:, 1:], params.shape, vertices=vertices)
@@ -169,32 +200,50 @@ class Objective:
             return self.discriminator(params.rotmats[:, 1:], params.shape).mean(1)
 
     def __call__(self, params: BodyParams, torso_only: bool = False, silhouette: bool = True) -> torch.Tensor:
+        """(B,) each person's cost: the sum of squares of :meth:`residuals`."""
+        return self.residuals(params, torso_only, silhouette).square().sum(1)
+
+    def residuals(self, params: BodyParams, torso_only: bool = False, silhouette: bool = True) -> torch.Tensor:
+        """(B, R) the cost as a sum of squares, each term (module docstring) as values whose
+        squares add up to it, so that L-BFGS (the sum) and Levenberg-Marquardt (the values)
+        minimise the same thing. ``torso_only``: the torso's keypoints and the regression term;
+        ``silhouette=False`` leaves the mask out."""
         s = self.settings
-        sigma2 = s.sigma_px**2
         with_mask = self.silhouette is not None and silhouette and not torso_only
         out = self.posed(params, vertices=with_mask)
-        r2 = self.distances_px(params, out).square()
+        # Geman-McClure as a vector: e / √(σ² + r²) has squared length r² / (σ² + r²), ρ(r) / σ².
+        offsets = (self.keypoints2d(params, out) - self.points) * (CROP_RES / 2)  # (B, K, 2) crop pixels
         weight = self.weight * self.torso if torso_only else self.weight
-        reprojection = ((r2 / (sigma2 + r2)) * weight).sum(1) / weight.sum(1).clamp(min=1e-6)
-        cost = reprojection
+        share = weight / weight.sum(1, keepdim=True).clamp(min=1e-6)
+        robust = torch.rsqrt(s.sigma_px**2 + offsets.square().sum(-1))
+        terms = [(offsets * (share.sqrt() * robust)[..., None]).flatten(1)]
         if s.regression:
-            rotation = (params.rotmats - self.start.rotmats).square().flatten(1).sum(1)
-            cost = cost + s.regression * (rotation + self.shape_distance(params.shape, self.start.shape))
-        if torso_only:
-            return cost
+            rotation = (params.rotmats - self.start.rotmats).flatten(1)
+            terms += [s.regression**0.5 * rotation, s.regression**0.5 * self.shape_offset(params.shape, self.start.shape)]
+        if not torso_only:
+            terms += self._prior_residuals(params)
+            if with_mask:
+                from openhmr.silhouette.losses import soft_iou_loss
+
+                loss = self.mask_confidence * soft_iou_loss(self.body_silhouette(params, out), self.mask)
+                terms.append((s.silhouette * loss).clamp(min=1e-12).sqrt()[:, None])
+        return torch.cat(terms, dim=1)
+
+    def _prior_residuals(self, params: BodyParams) -> list[torch.Tensor]:
+        s, terms = self.settings, []
         if s.discriminator and self.discriminator is not None:
-            cost = cost + s.discriminator * (self.discriminator(params.rotmats[:, 1:], params.shape) - 1).square().mean(1)
+            scores = self.discriminator(params.rotmats[:, 1:], params.shape)  # (B, D): mean of (D - 1)²
+            terms.append((s.discriminator / scores.shape[1]) ** 0.5 * (scores - 1))
         if self.pose_prior is not None and (s.gmm or s.bend):
             body_pose = matrix_to_axis_angle(params.rotmats[:, 1:])
-            cost = cost + s.gmm * self.pose_prior.nll(body_pose) + s.bend * self.pose_prior.hyperextension(body_pose)
+            if s.gmm:
+                terms.append(s.gmm**0.5 * self.pose_prior.nll_residuals(body_pose))
+            if s.bend:
+                terms.append(s.bend**0.5 * self.pose_prior.hyperextension_residuals(body_pose))
         if s.shape:
-            cost = cost + s.shape * self.shape_distance(params.shape, self.body.mean_shape.to(params.shape))
-        if with_mask:
-            from openhmr.silhouette.losses import soft_iou_loss
+            terms.append(s.shape**0.5 * self.shape_offset(params.shape, self.body.mean_shape.to(params.shape)))
+        return terms
 
-            cost = cost + s.silhouette * self.mask_confidence * soft_iou_loss(self.body_silhouette(params, out), self.mask)
-        return cost
-
-    def shape_distance(self, shape: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-        """(B,) squared distance of shapes (B, S), in units of the body's range where it is bounded."""
-        return ((shape - other) / self.shape_unit.to(shape)).square().sum(1)
+    def shape_offset(self, shape: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+        """(B, S) difference of shapes, in units of the body's range where it is bounded."""
+        return (shape - other) / self.shape_unit.to(shape)

@@ -43,15 +43,34 @@ class PosePrior:
     def nll(self, body_pose: torch.Tensor) -> torch.Tensor:
         """body_pose (B, J-1, 3) axis-angle -> (B,) negative log-likelihood of the nearest
         component, offset so that the best component's mean scores 0."""
+        return self.nll_residuals(body_pose).square().sum(-1)
+
+    def nll_residuals(self, body_pose: torch.Tensor) -> torch.Tensor:
+        """(B, D + 1) values whose squares sum to :meth:`nll`: the nearest component's whitened
+        offset Lᵀx / √2 (precision = L Lᵀ) and √(its weight's shortfall from the best's), so a
+        least-squares optimiser can take the prior as it is."""
         x = body_pose.flatten(1)[:, None] - self.means.to(body_pose)  # (B, C, D)
-        mahalanobis = torch.einsum("bcd,cde,bce->bc", x, self.precisions.to(x), x)
-        per_component = 0.5 * mahalanobis - self.log_weights.to(x)
-        return per_component.min(dim=1).values + self.log_weights.max().to(x)
+        whitened = torch.einsum("bcd,cde->bce", x, self._precision_factors().to(x))  # (B, C, D) Lᵀx
+        log_weights = self.log_weights.to(x)
+        nearest = (0.5 * whitened.square().sum(-1) - log_weights).argmin(1)  # (B,)
+        shortfall = (log_weights.max() - log_weights[nearest]).clamp(min=0)
+        picked = whitened[torch.arange(len(nearest), device=x.device), nearest]
+        return torch.cat([picked * 0.5**0.5, shortfall.sqrt()[:, None]], dim=1)
+
+    def _precision_factors(self) -> torch.Tensor:
+        """(C, D, D) L with precision = L Lᵀ, computed once."""
+        if getattr(self, "_factors", None) is None:
+            self._factors = torch.linalg.cholesky(self.precisions.double()).to(self.precisions.dtype)
+        return self._factors
 
     def hyperextension(self, body_pose: torch.Tensor) -> torch.Tensor:
         """body_pose (B, J-1, 3) -> (B,) Σ over hinges of (bend against the natural way, radians)²."""
+        return self.hyperextension_residuals(body_pose).square().sum(-1)
+
+    def hyperextension_residuals(self, body_pose: torch.Tensor) -> torch.Tensor:
+        """(B, H) each hinge's bend against its natural way (radians, 0 the right way)."""
         bend = (body_pose[:, self.hinge_index.to(body_pose.device)] * self.hinge_axes.to(body_pose)).sum(-1)
-        return torch.relu(-bend).square().sum(-1)
+        return torch.relu(-bend)
 
     def save(self, path: str | Path) -> Path:
         from safetensors.torch import save
