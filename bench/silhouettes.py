@@ -59,10 +59,7 @@ def synthetic(run: Path, test: Path, body, limit: int | None) -> dict:
 
 def real(spec: str, convention: str, limit: int, hmr, body, refiners: dict, detector) -> dict:
     """IoU with MediaPipe's mask and PCK@0.05 for the network, fit without and with the mask."""
-    from refine import (  # bench/refine.py (bench/ is on sys.path)
-        PCK_JOINTS,
-        body_points,
-    )
+    from refine import PCK_JOINTS  # bench/refine.py (bench/ is on sys.path)
 
     from openhmr.body import keypoints as kp
     from openhmr.data.dataset import CropDataset
@@ -100,12 +97,12 @@ def real(spec: str, convention: str, limit: int, hmr, body, refiners: dict, dete
         kept += int(has_mask.sum())
         seen += len(samples)
         for label, p in params.items():
-            body_xy, _ = body_points(body, p, tuple(joints))
-            distance = (weak_perspective_project(body_xy, p.camera) - gt_j[..., :2]).norm(dim=-1) / unit[:, None]
-            hits[label] += int(((distance < 0.05) & labelled).sum())
             with torch.no_grad():
                 out = body(p.rotmats[:, 0], p.rotmats[:, 1:], p.shape)
                 iou = hard_iou(crop_silhouette(renderer, out.vertices, p.camera) > 0.5, masks > 0.5)
+            body_xy, _ = kp.convert(out.keypoints, body.keypoint_names, tuple(joints))
+            distance = (weak_perspective_project(body_xy, p.camera) - gt_j[..., :2]).norm(dim=-1) / unit[:, None]
+            hits[label] += int(((distance < 0.05) & labelled).sum())
             ious[label].extend(iou[has_mask].tolist())
         print(f"{spec} {start + len(samples)}/{n}", flush=True)
     out = {"people": seen, "with_mask": kept}

@@ -31,7 +31,7 @@ HIPS = ("left_hip", "right_hip")
 
 # Each optimiser's iteration counts and stopping tolerance (FitSettings' None values).
 ITERATIONS = {
-    "lm": {"camera_iterations": 5, "iterations": 15, "silhouette_iterations": 5, "tolerance": 1e-5},
+    "lm": {"camera_iterations": 20, "iterations": 15, "silhouette_iterations": 5, "tolerance": 1e-5},
     "lbfgs": {"camera_iterations": 10, "iterations": 150, "silhouette_iterations": 30, "tolerance": 1e-9},
     "adam": {"camera_iterations": 10, "iterations": 150, "silhouette_iterations": 30, "tolerance": 1e-9},
 }
