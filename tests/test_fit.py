@@ -174,6 +174,20 @@ def test_the_pose_prior_prefers_bank_poses_and_knows_which_way_knees_bend(tmp_pa
         PosePrior.load(tmp_path / "missing.safetensors")
 
 
+def test_the_pose_prior_as_residuals_is_the_max_mixture_nll(anny_body):
+    """The least-squares form (whitened offset of the nearest component, and its weight's
+    shortfall) must square-sum to SMPLify's max-mixture NLL, written out directly here."""
+    from openhmr.shipped import shipped_pose_prior
+
+    prior = PosePrior.load(shipped_pose_prior("anny"))
+    poses = torch.randn(64, anny_body.num_body_joints, 3, generator=torch.Generator().manual_seed(0)) * 0.4
+    x = poses.flatten(1)[:, None] - prior.means
+    per_component = 0.5 * torch.einsum("bcd,cde,bce->bc", x, prior.precisions, x) - prior.log_weights
+    direct = per_component.min(1).values + prior.log_weights.max()
+    assert torch.allclose(prior.nll(poses), direct, rtol=1e-4, atol=1e-3)
+    assert prior.nll_residuals(poses).shape == (64, prior.means.shape[1] + 1)
+
+
 def test_the_shipped_pose_prior_matches_the_anny_rig(anny_body):
     from openhmr.shipped import shipped_pose_prior
 

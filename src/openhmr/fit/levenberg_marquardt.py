@@ -5,8 +5,8 @@ Gauss-Newton's curvature JᵀJ comes with the Jacobian: a body fit that L-BFGS t
 evaluations of cost and gradient to settle, this settles in about 15 Jacobians. The Jacobian is
 taken by forward differences, all columns of all people in one batched call of the residuals:
 the body model is many small operations whose cost hardly grows with the batch on a CPU, so
-103 bodies cost about 3 bodies' time, where forward-mode autograd over the same columns cost
-3-4 times more (measured on Anny, one thread).
+the residuals of 103 bodies cost about 4 bodies' time (40 against 10 ms), where forward-mode
+autograd over the same columns cost 3-4 times more (measured on Anny, one thread).
 
 Per iteration and person: solve (JᵀJ + λ (diag JᵀJ + δ)) s = -Jᵀr, try x + s; keep it and
 lower λ when the cost falls, else raise λ and try again from the same point (the same

@@ -166,9 +166,13 @@ class Objective:
         out = self.posed(params, vertices=False) if out is None else out
         return project(out.keypoints.index_select(1, self.index), params.camera, self.full_image)
 
+    def offsets_px(self, params: BodyParams, out=None) -> torch.Tensor:
+        """(B, K, 2) each keypoint's offset from its target, crop pixels."""
+        return (self.keypoints2d(params, out) - self.points) * (CROP_RES / 2)
+
     def distances_px(self, params: BodyParams, out=None) -> torch.Tensor:
         """(B, K) distance of each keypoint to its target, crop pixels."""
-        return (self.keypoints2d(params, out) - self.points).norm(dim=-1) * (CROP_RES / 2)
+        return self.offsets_px(params, out).norm(dim=-1)
 
     def body_silhouette(self, params: BodyParams, out=None, softness: float | None = None) -> torch.Tensor:
         """(B, R, R) the body's soft silhouette on the mask's grid of the crop."""
@@ -212,7 +216,7 @@ class Objective:
         with_mask = self.silhouette is not None and silhouette and not torso_only
         out = self.posed(params, vertices=with_mask)
         # Geman-McClure as a vector: e / √(σ² + r²) has squared length r² / (σ² + r²), ρ(r) / σ².
-        offsets = (self.keypoints2d(params, out) - self.points) * (CROP_RES / 2)  # (B, K, 2) crop pixels
+        offsets = self.offsets_px(params, out)
         weight = self.weight * self.torso if torso_only else self.weight
         share = weight / weight.sum(1, keepdim=True).clamp(min=1e-6)
         robust = torch.rsqrt(s.sigma_px**2 + offsets.square().sum(-1))

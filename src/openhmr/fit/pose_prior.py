@@ -58,10 +58,11 @@ class PosePrior:
         return torch.cat([picked * 0.5**0.5, shortfall.sqrt()[:, None]], dim=1)
 
     def _precision_factors(self) -> torch.Tensor:
-        """(C, D, D) L with precision = L Lᵀ, computed once."""
-        if getattr(self, "_factors", None) is None:
-            self._factors = torch.linalg.cholesky(self.precisions.double()).to(self.precisions.dtype)
-        return self._factors
+        """(C, D, D) L with precision = L Lᵀ, computed once per ``precisions`` tensor."""
+        cached = getattr(self, "_factors", None)
+        if cached is None or cached[0] is not self.precisions:
+            self._factors = (self.precisions, torch.linalg.cholesky(self.precisions.double()).to(self.precisions.dtype))
+        return self._factors[1]
 
     def hyperextension(self, body_pose: torch.Tensor) -> torch.Tensor:
         """body_pose (B, J-1, 3) -> (B,) Σ over hinges of (bend against the natural way, radians)²."""
