@@ -10,6 +10,15 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """Jobs run in-process with one worker set one torch thread (as each worker process
+    does); later tests must not inherit it (the astronaut's fit differs with the count)."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def anny_body():
     from openhmr.body import load_body_model

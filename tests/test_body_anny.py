@@ -172,3 +172,18 @@ def test_keypoints_without_the_mesh_are_the_mesh_s_keypoints(anny_body):
     (grad_fast,) = torch.autograd.grad(fast.keypoints.sum(), shape)
     (grad_full,) = torch.autograd.grad(full.keypoints.sum(), shape)
     assert torch.allclose(grad_fast, grad_full, rtol=1e-4, atol=1e-3)  # float32 sums in another order
+
+
+def test_keypoints_without_gradients_mix_each_distinct_shape_once_and_agree(anny_body):
+    """Without gradients the shortcut mixes each distinct shape once and hands it to every
+    row that has it (a fit's Jacobian poses ~100 copies of one body): the same keypoints as
+    the path with gradients, which mixes every row, whatever order the shapes come in."""
+    g = torch.Generator().manual_seed(5)
+    go, bp, shape = random_pose(anny_body, 7, g, scale=0.5)
+    shape = shape[torch.tensor([2, 0, 2, 1, 0, 2, 1])]  # three people, repeated and shuffled
+    with torch.no_grad():
+        deduplicated = anny_body(go, bp, shape, vertices=False)
+    every_row = anny_body(go, bp, shape.clone().requires_grad_(True), vertices=False)
+    assert torch.allclose(deduplicated.keypoints, every_row.keypoints, atol=1e-6)
+    assert torch.allclose(deduplicated.joints, every_row.joints, atol=1e-6)
+    assert not torch.allclose(deduplicated.keypoints[0], deduplicated.keypoints[2], atol=1e-3)  # poses differ per row

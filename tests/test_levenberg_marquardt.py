@@ -44,3 +44,25 @@ def test_a_finished_person_stays_put_and_a_step_never_raises_the_cost():
         assert (cost(found) <= previous).all()
         previous = cost(found)
     assert previous[1] < 0.05 * cost(start)[1]  # the valley is long: 24.2 to 0.62 in 7 Jacobians
+
+
+def test_several_dampings_per_call_keep_the_steps_of_one_at_a_time(monkeypatch):
+    """Trying 4 values of λ in one batched call keeps, per person, the smallest that lowers the
+    cost: the same path as trying them one call at a time, in fewer calls."""
+    import openhmr.fit.levenberg_marquardt as lm
+
+    scale = torch.tensor([1.0, 1e3, 1e-2], dtype=torch.float64)
+    start = torch.tensor([[-1.2, 1.0], [0.0, 2.0], [2.0, -1.0]], dtype=torch.float64)
+    found, calls = {}, {}
+    for tries in (1, 4):
+        monkeypatch.setattr(lm, "TRIES", tries)
+        count = [0]
+
+        def counted(c):
+            count[0] += 1
+            return rosenbrock_residuals(c, scale)
+
+        found[tries] = minimise_each_lm(counted, start, iterations=12)
+        calls[tries] = count[0]
+    assert torch.allclose(found[1], found[4], atol=1e-12, rtol=0), (found[1], found[4])
+    assert calls[4] < calls[1], calls

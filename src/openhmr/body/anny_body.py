@@ -171,9 +171,16 @@ class AnnyBody(BodyModel):
         what remains is Anny's phenotype mixing and kinematics, many small operations."""
         up = self.up_rotation
         anny = self.anny
+        # Without gradients, each distinct shape is mixed once: a fit's Jacobian poses ~100
+        # copies of one body (the phenotype mixing was a third of the call).
+        distinct = None
+        if not (torch.is_grad_enabled() and shape.requires_grad):
+            shape, distinct = torch.unique(shape, dim=0, return_inverse=True)
         params, phenotype, local, facial = anny.get_tensor_inputs(self._pose_matrices(global_rotmat, body_rotmat), shape, None, None)
-        coeffs = anny._get_phenotype_blendshape_coefficients(phenotype, local, facial)  # (B, C)
+        coeffs = anny._get_phenotype_blendshape_coefficients(phenotype, local, facial)  # (U, C), U distinct shapes
         rest_bone_poses = self._rest_bone_poses(coeffs)
+        if distinct is not None:
+            coeffs, rest_bone_poses = coeffs[distinct], rest_bone_poses[distinct]  # (B, C), (B, J, 4, 4)
         transforms, bone_poses = anny.get_bone_transforms(params, rest_bone_poses)  # (B, J, 4, 4) each
         template, blends, mass = self._folded_keypoints()
         points = template + torch.einsum("bc,ckjd->bkjd", coeffs, blends)  # (B, K, J, 3)
