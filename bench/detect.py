@@ -16,7 +16,10 @@ found people painted out and asked again), on the same photos in one run.
   an ignored person.
 - Ours as shipped (``coco_*``, ``detect_ms``) and with a 2 × 2 grid of tiles beside the whole
   image and / or the detector's score threshold at 0.3 instead of 0.5 (``*_tiles2``,
-  ``*_score03``); today's as ``coco_today_*``.
+  ``*_score03``); today's as ``coco_today_*``; MoveNet MultiPose (``--detector movenet``,
+  :mod:`openhmr.detect.movenet`; its own box, and its keypoints for the 70 % rule) on the whole
+  image and with 2 × 2 tiles (``coco_movenet_*``, ``coco_movenet_tiles2_*``), when
+  ``make movenet`` has fetched it.
 - Time per image, one thread: ``detect_ms`` (ours: detector + landmark network on every
   person found; today's, ``detect_ms_today``: MediaPipe Pose's passes), ``predict_ms_per_image`` (``Model.predict``,
   today's detector), ``encoder_ms_per_image`` (the HMR network on those people's crops) and
@@ -97,8 +100,9 @@ def main() -> None:
     photos = labelled_people(Path(args.data) / "coco-mini")
     today, model = MediaPipeDetector(), load_model(args.checkpoint)
     finders = {f"coco{suffix}": PeopleFinder(tiles=tiles, min_score=score) for suffix, tiles, score in VARIANTS}
-    totals = {k: [0, 0, 0, 0] for k in [*finders, "coco_today"]}
-    seconds = {k: [] for k in [*finders, "coco_today", "predict", "encoder"]}
+    movenets = _movenets()
+    totals = {k: [0, 0, 0, 0] for k in [*finders, *movenets, "coco_today"]}
+    seconds = {k: [] for k in [*finders, *movenets, "coco_today", "predict", "encoder"]}
     for path, people in photos:
         image = load_image(path)
         found = {}
@@ -107,6 +111,11 @@ def main() -> None:
             ours = finder.find([image])[0]
             seconds[key].append(time.perf_counter() - start)
             found[key] = [{"score": p.score, "box": _landmark_box(p.landmarks), "holds": _in_region(p.region)} for p in ours]
+        for key, movenet in movenets.items():
+            start = time.perf_counter()
+            ours = movenet.find(image)
+            seconds[key].append(time.perf_counter() - start)
+            found[key] = [{"score": p.score, "box": tuple(p.box), "holds": _in_box((*p.box[:2], *(p.box[2:] - p.box[:2])))} for p in ours]
         start = time.perf_counter()
         theirs = today(image)
         seconds["coco_today"].append(time.perf_counter() - start)
@@ -133,10 +142,22 @@ def main() -> None:
         result[f"{key}_matched_by_iou"] = by_iou
     ms = {k: 1000 * float(np.mean(v)) for k, v in seconds.items()}
     result.update({f"detect_ms{suffix}": round(ms[f"coco{suffix}"], 1) for suffix, _, _ in VARIANTS})
+    result.update({f"detect_ms{key[4:]}": round(ms[key], 1) for key in movenets})
     result.update(detect_ms_today=round(ms["coco_today"], 1), predict_ms_per_image=round(ms["predict"], 1),
                   encoder_ms_per_image=round(ms["encoder"], 1),
                   predict_over_parts=round(ms["predict"] / max(ms["coco_today"] + ms["encoder"], 1e-9), 2))  # fmt: skip
     print(json.dumps(result))
+
+
+def _movenets() -> dict:
+    from openhmr.detect.movenet import MoveNet
+    from openhmr.errors import OpenHMRError
+
+    try:
+        return {"coco_movenet": MoveNet.from_file(), "coco_movenet_tiles2": MoveNet.from_file(tiles=2)}
+    except OpenHMRError as e:
+        print(f"MoveNet skipped: {e}")
+        return {}
 
 
 def _landmark_box(points: np.ndarray, min_visibility: float = 0.5):

@@ -8,7 +8,10 @@ For each photo the person nearest the labelled one is taken from each detector; 
 alone (no refinement) predicts from:
 - ``today``: MediaPipe Pose's box, as ``predict`` does now;
 - ``landmark_box``: the tight box of the rebuilt pipeline's landmarks (should equal today's);
-- ``region_<f>``: an upright square crop on the region's centre, side f × the region's side.
+- ``region_<f>``: an upright square crop on the region's centre, side f × the region's side;
+- ``movenet_box``: MoveNet MultiPose's own box; ``movenet_keypoints``: the tight box of its
+  keypoints seen (score >= 0.3), when ``make movenet`` has fetched it (then every detector
+  must find someone).
 Scores: PCK@0.05 / @0.1 of the person's box side on the 12 LSP limbs, over the photos where
 every detector found someone (``photos_scored``). Prints one JSON line last.
 """
@@ -48,8 +51,11 @@ def main() -> None:
     limbs17 = [kp.convention_names("coco17").index(j) for j in PCK_JOINTS]
     limbs14 = [kp.convention_names("lsp14").index(j) for j in PCK_JOINTS]
     keys = ["today", "landmark_box", *(f"region_{f}" for f in REGION_FACTORS)]
+    movenet = _movenet()
+    if movenet is not None:
+        keys += ["movenet_box", "movenet_keypoints"]
     hits = {(k, t): 0 for k in keys for t in (0.05, 0.1)}
-    counted, scored, found = 0, 0, {"today": 0, "ours": 0}
+    counted, scored, found = 0, 0, {"today": 0, "ours": 0, "movenet": 0}
     n = min(args.limit, len(ann))
     for i in range(n):
         image = load_image(ann.image_root / str(ann.imgname[i]))
@@ -67,6 +73,15 @@ def main() -> None:
         for f in REGION_FACTORS:
             side = person.region.size * f / model.hmr.crop_margin  # predict crops crop_margin × the box's side
             boxes[f"region_{f}"] = (person.region.x - side / 2, person.region.y - side / 2, side, side)
+        if movenet is not None:
+            theirs_too = movenet.find(image)
+            found["movenet"] += bool(theirs_too)
+            if not theirs_too:
+                continue
+            nearest = min(theirs_too, key=lambda p, c=centre: np.hypot(*((p.box[:2] + p.box[2:]) / 2 - c)))
+            boxes["movenet_box"] = box_from_points(nearest.box.reshape(2, 2), width, height)
+            seen = nearest.keypoints[nearest.keypoints[:, 2] >= 0.3, :2]
+            boxes["movenet_keypoints"] = box_from_points(seen, width, height)
         if any(b is None for b in boxes.values()):
             continue
         gt, unit = ann.keypoints2d[i][limbs14], float(ann.person_size[i])
@@ -81,10 +96,23 @@ def main() -> None:
         if (i + 1) % 20 == 0:
             print(f"{i + 1}/{n}: " + ", ".join(f"{k} {hits[(k, 0.05)] / max(counted, 1):.3f}" for k in keys), flush=True)
     result = {"photos": n, "photos_scored": scored, "found_today": found["today"], "found_ours": found["ours"]}
+    if movenet is not None:
+        result["found_movenet"] = found["movenet"]
     for key in keys:
         result[f"{key}_pck05"] = round(hits[(key, 0.05)] / max(counted, 1), 4)
         result[f"{key}_pck10"] = round(hits[(key, 0.1)] / max(counted, 1), 4)
     print(json.dumps(result))
+
+
+def _movenet():
+    from openhmr.detect.movenet import MoveNet
+    from openhmr.errors import OpenHMRError
+
+    try:
+        return MoveNet.from_file()
+    except OpenHMRError as e:
+        print(f"MoveNet skipped: {e}")
+        return None
 
 
 if __name__ == "__main__":

