@@ -74,7 +74,7 @@ def test_a_fused_convolution_keeps_tensorflow_s_asymmetric_same_padding_and_layo
 def test_strided_slice_masks_top_k_and_gather_nd_follow_tensorflow(tmp_path):
     from openhmr.nets.tfjs_graph import TFJSGraph
 
-    attr = lambda **masks: {f"{k}_mask": {"i": str(v)} for k, v in masks.items()}  # noqa: E731
+    attr = lambda **masks: {f"{k}_mask": {"i": str(v)} for k, v in masks.items()}
     nodes = [
         # x[1, :, None]: shrink axis 0, whole axis 1, new axis after it
         {"name": "sliced", "op": "StridedSlice", "input": ["x", "begin", "end", "strides"],
@@ -135,7 +135,7 @@ def test_movenet_finds_the_person_of_each_example_where_mediapipe_does():
 
     _movenet_path()
     ours, theirs = MoveNetDetector(), MediaPipeDetector()
-    xyxy = lambda b: np.array([b[0], b[1], b[0] + b[2], b[1] + b[3]])  # noqa: E731
+    xyxy = lambda b: np.array([b[0], b[1], b[0] + b[2], b[1] + b[3]])
     for name in ("astronaut.jpg", "camera.png"):
         image = load_image(EXAMPLES / name)
         (a,), (b,) = ours(image), theirs(image)

@@ -52,6 +52,9 @@ def read_tfjs_graph(path: str | Path) -> tuple[list[dict], dict[str, np.ndarray]
     unknown = sorted({n["op"] for n in nodes} - set(_OPS) - {"Const", "Placeholder"})
     if unknown:
         raise OpenHMRError(f"{path} uses TensorFlow ops this reader lacks: {', '.join(unknown)}.")
+    inline = [n["name"] for n in nodes if n["op"] == "Const" and n["name"] not in weights]
+    if inline:
+        raise OpenHMRError(f"{path}: constants without weights (inline values are not supported): {', '.join(inline[:3])}.")
     return nodes, weights
 
 
@@ -87,22 +90,19 @@ class TFJSGraph(nn.Module):
         self.nodes = [n for n in nodes if n["op"] not in ("Const", "Placeholder")]
         self.input_name = next(n["name"] for n in nodes if n["op"] == "Placeholder")
         self.outputs = outputs
+        # Convolution filters as parameters in PyTorch's layout (HWIO -> OIHW; depthwise HWCM ->
+        # (C·M)1HW); every other constant a buffer as stored.
+        filters = {n["input"][1]: "Depthwise" in n["op"] for n in self.nodes if n["op"] in _CONVOLUTIONS}
         self.constant_names: dict[str, str] = {}
         self.params = nn.ParameterDict()
         for i, (name, value) in enumerate(weights.items()):
-            key = f"c{i}"
-            self.constant_names[name] = key
-            self.register_buffer(key, torch.from_numpy(value.copy()), persistent=True)
-        # Convolution filters in PyTorch's layout, once: HWIO -> OIHW; depthwise HWCM -> (C·M)1HW.
-        for node in self.nodes:
-            if node["op"] in ("_FusedConv2D", "Conv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative"):
-                name = node["input"][1]
-                key = self.constant_names[name]
-                if key in self.params:
-                    continue
-                w = getattr(self, key)
-                w = w.permute(3, 2, 0, 1) if "Depthwise" not in node["op"] else w.permute(2, 3, 0, 1).reshape(-1, 1, *w.shape[:2])
+            key = self.constant_names[name] = f"c{i}"
+            tensor = torch.from_numpy(value.copy())
+            if name in filters:
+                w = tensor.permute(2, 3, 0, 1).reshape(-1, 1, *tensor.shape[:2]) if filters[name] else tensor.permute(3, 2, 0, 1)
                 self.params[key] = nn.Parameter(w.contiguous(), requires_grad=False)
+            else:
+                self.register_buffer(key, tensor)
 
     @classmethod
     def from_file(cls, path: str | Path, outputs: list[str] | None = None) -> TFJSGraph:
@@ -127,9 +127,7 @@ class TFJSGraph(nn.Module):
             return value[int(index or 0)] if isinstance(value, tuple) else value
 
         for node in self.nodes:
-            inputs = [read(ref) for ref in node["input"] if not ref.startswith("^")]
-            if node["op"] in _CONVOLUTIONS:
-                inputs[1] = self.constant(node["input"][1])
+            inputs = [read(ref) for ref in node["input"] if not ref.startswith("^")]  # "^name": control only
             values[node["name"]] = _OPS[node["op"]](node, *inputs)
         return [read(name) for name in self.outputs]
 
