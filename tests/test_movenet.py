@@ -152,3 +152,18 @@ def test_suppression_drops_a_tile_s_cut_off_copy_of_a_better_person():
     cut = MoveNetPerson(0.4, np.array([0.0, 0.0, 100.0, 90.0]), keypoints)  # IoU 0.45 but all inside
     other = MoveNetPerson(0.3, np.array([150.0, 0.0, 250.0, 200.0]), keypoints)
     assert suppress([cut, other, whole]) == [whole, other]
+
+
+def test_predict_with_the_movenet_detector_crops_from_movenet_s_box():
+    from openhmr.detect.movenet import MoveNetDetector
+    from openhmr.predict.images import load_image
+    from openhmr.predict.predictor import load_model
+
+    _movenet_path()
+    image = load_image(EXAMPLES / "astronaut.jpg")
+    model = load_model(detector="movenet")
+    assert isinstance(model.detector, MoveNetDetector)
+    (person,) = model.predict(image).people
+    (box,) = MoveNetDetector()(image)
+    assert np.allclose(person.bbox, box.bbox, atol=1e-3)
+    assert box.bbox[3] > 0.9 * image.shape[0]  # she is cut off below: the box runs to the frame's edge
