@@ -6,8 +6,12 @@ Usage: python bench/synth_speed.py [--num 200] [--res 224] [--poses BANK.npz] [-
 Without --poses a bank of random poses is written first. Reports whole-run throughput
 (labels, rendering, compositing, JPEG and mask writes) per renderer; ``per_core`` divides by
 the machine's core count, since Mesa's rasterisers and torch may both use every core, and
-``speedup`` is the first renderer's rate over the last's; ``<renderer>_workers<N>_images_per_s``
-the first renderer with N worker processes (their start-up included). Prints a JSON line last.
+``speedup`` is the first renderer's rate over the last's. ``<renderer>_one_thread_images_per_s``:
+the first renderer in this process held to one thread (torch and Mesa's rasteriser), as each
+worker runs: one core's rate. ``<renderer>_workers<N>_images_per_s``: the first renderer with
+N worker processes, their start-up included; ``..._after_startup``: the same once they run
+(the call on N images, start-up and one image each, subtracted), and ``..._per_core`` that
+over the cores. Prints a JSON line last.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,12 +65,28 @@ def main() -> None:
         rate = args.num / (time.perf_counter() - start)
         result[f"{renderer}_images_per_s"] = round(rate, 2)
         result[f"{renderer}_per_core"] = round(rate / cores, 2)
+    first = {"res": args.res, "progress": False, "look": args.look, "backgrounds": backgrounds, "renderer": renderers[0]}
+    threads = torch.get_num_threads()
+    os.environ["LP_NUM_THREADS"] = "1"  # read when the GL context is made, as in every worker
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    generate(poses, args.num, work / "run-one-thread", **first)
+    result[f"{renderers[0]}_one_thread_images_per_s"] = round(args.num / (time.perf_counter() - start), 2)
+    del os.environ["LP_NUM_THREADS"]
+    torch.set_num_threads(threads)
     if args.workers > 1:
-        settings = {"res": args.res, "progress": False, "look": args.look, "backgrounds": backgrounds, "renderer": renderers[0]}
         start = time.perf_counter()
-        generate(poses, args.num, work / "run-workers", workers=args.workers, **settings)
-        rate = args.num / (time.perf_counter() - start)
-        result[f"{renderers[0]}_workers{args.workers}_images_per_s"] = round(rate, 2)
+        generate(poses, args.workers, work / "run-workers-startup", workers=args.workers, **first)
+        startup = time.perf_counter() - start
+        start = time.perf_counter()
+        generate(poses, args.num, work / "run-workers", workers=args.workers, **first)
+        elapsed = time.perf_counter() - start
+        key = f"{renderers[0]}_workers{args.workers}"
+        result[f"{key}_images_per_s"] = round(args.num / elapsed, 2)
+        result[f"{key}_startup_s"] = round(startup, 2)
+        after = (args.num - args.workers) / max(elapsed - startup, 1e-9)
+        result[f"{key}_images_per_s_after_startup"] = round(after, 2)
+        result[f"{key}_per_core"] = round(after / cores, 2)
     if len(renderers) > 1:
         result["speedup"] = round(result[f"{renderers[0]}_images_per_s"] / result[f"{renderers[-1]}_images_per_s"], 2)
     print(json.dumps(result))
