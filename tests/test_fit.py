@@ -310,7 +310,7 @@ def test_fit_labels_writes_pseudo_3d_resumes_and_skips_unreadable_images(tmp_pat
     from openhmr.fit.objective import ITERATIONS
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(ITERATIONS["lm"], "iterations", 7)
+        patch.setitem(ITERATIONS["lbfgs"], "iterations", 7)  # fit-labels fits with L-BFGS
         assert main(args) == 1
     assert "different fit-labels run" in capsys.readouterr().err
     # The same paths with new labels are a different job too: old fits are never kept for them.
@@ -349,3 +349,14 @@ def test_pose_prior_command_fits_a_bank_of_the_right_body(tmp_path, anny_body, c
     bank.save(tmp_path / "smpl_bank.npz")
     assert main(["pose-prior", str(tmp_path / "smpl_bank.npz"), "--out", str(tmp_path / "q.safetensors")]) == 1
     assert "--body-model" in capsys.readouterr().err
+
+
+def test_fit_labels_fits_with_lbfgs_unless_told_otherwise():
+    """fit-labels' default optimiser is L-BFGS (it keeps more fits to human labels); a
+    --fit setting still overrides it, and predict's default stays Levenberg-Marquardt."""
+    from openhmr.fit.labels import LabelJob
+
+    assert LabelJob(("x",), None).fit_settings().optimiser == "lbfgs"
+    assert LabelJob(("x",), None).fit_settings().iterations == 150  # L-BFGS's own count
+    assert LabelJob(("x",), None, settings=("optimiser=lm",)).fit_settings().optimiser == "lm"
+    assert FitSettings().optimiser == "lm"

@@ -24,7 +24,7 @@ def add_parser(commands) -> None:
     labels.add_argument("--mode", choices=("fit", "eft"), default="fit", help="fit the body (default) or fine-tune the network (EFT)")
     labels.add_argument("--max-error-px", type=float, default=10.0, help="a good fit's largest mean error, 224² crop pixels (default: 10)")
     labels.add_argument("--fit", action="append", default=[], metavar="KEY=VALUE",
-                        help="a fitting setting (see docs/fitting.md), e.g. --fit iterations=40 --fit discriminator=0.3; repeatable")
+                        help="a fitting setting (see docs/fitting.md), e.g. --fit iterations=40 --fit discriminator=0.3; repeatable (default here: optimiser=lbfgs)")
     labels.add_argument("--workers", type=int, default=1, help="parallel worker processes (default: 1)")
     labels.add_argument("--chunk", type=int, default=64, help="people per resumable part (default: 64)")
     labels.add_argument("--batch-size", type=int, default=16, help="people fitted together (default: 16)")

@@ -41,6 +41,16 @@ class LabelJob:
     max_error_px: float = 10.0
     settings: tuple[str, ...] = ()  # FitSettings overrides, "key=value"
 
+    def fit_settings(self) -> FitSettings:
+        """The fit's settings: :data:`LABEL_DEFAULTS`, then this job's overrides."""
+        return FitSettings.parse([*LABEL_DEFAULTS, *self.settings])
+
+
+# Fitting to human labels in batches of 16, L-BFGS keeps more fits than Levenberg-Marquardt
+# (predict's default, 3× faster for one person): on LSP train 926 of 1,000 accepted, 884
+# good, against 795 and 766 (LM's fits more often end less real to the discriminator), at
+# 3.1 against 4.3 people per second (batches amortise L-BFGS's many evaluations).
+LABEL_DEFAULTS = ("optimiser=lbfgs",)
 
 _WORKER: dict = {}
 
@@ -57,7 +67,7 @@ def _worker_init(job: LabelJob) -> None:
     from openhmr.nets.weights_io import load_hmr, read_metadata
 
     torch.set_num_threads(1)
-    settings = FitSettings.parse(job.settings)
+    settings = job.fit_settings()
     checkpoint = checkpoint_of(job)
     arch, _ = read_metadata(checkpoint)
     body = load_body_model(arch["body_model"])
@@ -125,7 +135,7 @@ def fit_labels(job: LabelJob, out: str | Path, workers: int = 1, chunk: int = 64
     # is what it reads (labels, images, weights), not the paths it was given, and the fit
     # settings in force, defaults included (a new default optimiser is another job).
     recorded = parts / "job.json"
-    settings = dataclasses.asdict(FitSettings.parse(job.settings))
+    settings = dataclasses.asdict(job.fit_settings())
     this = json.dumps({**dataclasses.asdict(job), "chunk": chunk, "content": job_fingerprint(job, annotations),
                        "fit_settings": settings}, sort_keys=True)  # fmt: skip
     if recorded.is_file() and recorded.read_text() != this:
