@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "real"), help="folder with lsp/")
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--detector", default="mediapipe", choices=("mediapipe", "blazepose"))
+    parser.add_argument("--detector", default="mediapipe", choices=("mediapipe", "blazepose", "movenet"))
     parser.add_argument("--workers", type=int, default=0, help="also measure this many worker processes (default: not)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
