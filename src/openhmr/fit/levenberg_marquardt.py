@@ -28,8 +28,8 @@ START_DAMPING = 1e-3
 MAX_DAMPING = 1e8
 FLOOR = 1e-6  # δ: keeps a column that no residual sees (a joint without keypoints) solvable
 RAISE = 4.0  # λ's factor after a step that does not lower the cost
-# λ values tried in one batched evaluation: a call of a few rows costs about one row's time
-# (the body model is overhead-bound), and a Jacobian took about two trials one at a time.
+# λ values tried in one batched evaluation: the body model is overhead-bound (keypoint stage,
+# one thread: 3.5 ms a call of 4 rows, 3.0 of one), and a Jacobian took about two trials.
 TRIES = 4
 
 
