@@ -17,7 +17,7 @@ found people painted out and asked again), on the same photos in one run.
 - Ours as shipped (``coco_*``, ``detect_ms``) and with a 2 × 2 grid of tiles beside the whole
   image and / or the detector's score threshold at 0.3 instead of 0.5 (``*_tiles2``,
   ``*_score03``); today's as ``coco_today_*``; MoveNet MultiPose (``--detector movenet``,
-  :mod:`openhmr.detect.movenet`; its own box, and its keypoints for the 70 % rule) on the whole
+  :mod:`openhmr.detect.movenet`; its own box, for the IoU and the 70 % rule) on the whole
   image and with 2 × 2 tiles (``coco_movenet_*``, ``coco_movenet_tiles2_*``), when
   ``make movenet`` has fetched it.
 - Time per image, one thread: ``detect_ms`` (ours: detector + landmark network on every

@@ -25,7 +25,7 @@ from openhmr.nets.blazepose import cache_dir
 from openhmr.nets.tfjs_graph import TFJSGraph
 
 INPUT_SIDE = 256  # the longer side of the whole image's view (MoveNet MultiPose's default)
-MIN_SCORE = 0.1  # coco-mini: recall 0.57 at precision 0.94 (bench/detect.py)
+MIN_SCORE = 0.1  # coco-mini: recall 0.558 at precision 0.935 (bench/detect.py)
 NMS_IOU = 0.5
 NMS_INSIDE = 0.8  # a box this much inside a better one (a tile's cut-off part of a person) is that person
 
@@ -92,12 +92,6 @@ class MoveNet:
                 people.append(MoveNetPerson(float(row[55]), box, keypoints))
         return suppress(people)
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
-        """``predict``'s detector interface: a :class:`Detection` per person found."""
-        height, width = image.shape[:2]
-        found = (p.detection(width, height) for p in self.find(image))
-        return [d for d in found if d is not None]
-
 
 def suppress(people: list[MoveNetPerson]) -> list[MoveNetPerson]:
     """Best first; a person whose box overlaps a better one's by IoU > NMS_IOU, or lies inside
@@ -124,7 +118,9 @@ class MoveNetDetector:
         self._mediapipe = None
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
-        return self.movenet(image)
+        height, width = image.shape[:2]
+        found = (p.detection(width, height) for p in self.movenet.find(image))
+        return [d for d in found if d is not None]
 
     def _evidence(self):
         if self._mediapipe is None:
@@ -132,9 +128,6 @@ class MoveNetDetector:
 
             self._mediapipe = MediaPipeDetector()
         return self._mediapipe
-
-    def landmarks(self, image: np.ndarray) -> np.ndarray | None:
-        return self._evidence().landmarks(image)
 
     def landmarks_and_mask(self, image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         return self._evidence().landmarks_and_mask(image)

@@ -31,6 +31,12 @@ from openhmr.shipped import SHIPPED_WEIGHTS
 
 CONVENTION = "coco23"
 
+# Fitting to human labels in batches of 16, L-BFGS keeps more fits than Levenberg-Marquardt
+# (predict's default, 3× faster for one person): on LSP train 926 of 1,000 accepted, 884
+# good, against 795 and 766 (LM's fits more often end less real to the discriminator), at
+# 3.1 against 4.3 people per second (batches amortise L-BFGS's many evaluations).
+LABEL_DEFAULTS = ("optimiser=lbfgs",)
+
 
 @dataclasses.dataclass(frozen=True)
 class LabelJob:
@@ -45,12 +51,6 @@ class LabelJob:
         """The fit's settings: :data:`LABEL_DEFAULTS`, then this job's overrides."""
         return FitSettings.parse([*LABEL_DEFAULTS, *self.settings])
 
-
-# Fitting to human labels in batches of 16, L-BFGS keeps more fits than Levenberg-Marquardt
-# (predict's default, 3× faster for one person): on LSP train 926 of 1,000 accepted, 884
-# good, against 795 and 766 (LM's fits more often end less real to the discriminator), at
-# 3.1 against 4.3 people per second (batches amortise L-BFGS's many evaluations).
-LABEL_DEFAULTS = ("optimiser=lbfgs",)
 
 _WORKER: dict = {}
 

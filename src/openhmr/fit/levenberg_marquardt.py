@@ -44,6 +44,8 @@ def minimise_each_lm(residuals_many: Callable[[torch.Tensor], torch.Tensor], x: 
     size = x.shape[1]
     eye = torch.eye(size, dtype=x.dtype, device=x.device)
     probes = torch.cat([torch.zeros_like(eye[:1]), DIFFERENCE_STEP * eye])  # (P + 1, P)
+    raises = RAISE ** torch.arange(TRIES, dtype=x.dtype, device=x.device)  # (T,) λ's factors in one call
+    rows = torch.arange(len(x), device=x.device)
     with torch.no_grad():
         r = residuals_many(x[:, None])[:, 0]  # (B, R)
         cost = r.square().sum(1)
@@ -62,7 +64,7 @@ def minimise_each_lm(residuals_many: Callable[[torch.Tensor], torch.Tensor], x: 
             # kept, which is the step one-at-a-time trials would keep (people past it wait).
             trying = active.clone()
             while trying.any():
-                dampings = damping[:, None] * RAISE ** torch.arange(TRIES, dtype=x.dtype, device=x.device)  # (B, T)
+                dampings = damping[:, None] * raises  # (B, T)
                 system = curvature[:, None] + torch.diag_embed(dampings[..., None] * scale[:, None])  # (B, T, P, P)
                 steps, info = torch.linalg.solve_ex(system, -gradient[:, None].expand(-1, TRIES, -1))
                 valid = (info == 0) & trying[:, None] & (dampings < MAX_DAMPING)
@@ -72,7 +74,6 @@ def minimise_each_lm(residuals_many: Callable[[torch.Tensor], torch.Tensor], x: 
                 lower = valid & torch.isfinite(trial_costs) & (trial_costs < cost[:, None])
                 better = lower.any(1)
                 first = lower.to(torch.uint8).argmax(1)  # the smallest λ that lowers the cost
-                rows = torch.arange(len(x), device=x.device)
                 gain = (cost - trial_costs[rows, first]) / cost.clamp(min=1e-30)
                 x = torch.where(better[:, None], x + steps[rows, first], x)
                 r = torch.where(better[:, None], trials[rows, first], r)

@@ -24,13 +24,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from openhmr.errors import OpenHMRError
-from openhmr.nets.tflite.ops import same_padding
+from openhmr.nets.tflite.ops import activation, same_padding
 
 _DTYPES = {"DT_FLOAT": torch.float32, "DT_INT32": torch.int64, "DT_BOOL": torch.bool}
 
 
-def read_tfjs_graph(path: str | Path) -> tuple[list[dict], dict[str, np.ndarray]]:
-    """The graph's nodes and its weights by name (float16-quantised ones as float32)."""
+def read_tfjs_graph(path: str | Path) -> tuple[list[dict], dict[str, np.ndarray], list[str]]:
+    """The graph's nodes, its weights by name (float16-quantised ones as float32) and its
+    signature's output names (the last node's when it has none)."""
     path = Path(path)
     model = json.loads(path.read_text())
     if model.get("format") != "graph-model":
@@ -55,7 +56,8 @@ def read_tfjs_graph(path: str | Path) -> tuple[list[dict], dict[str, np.ndarray]
     inline = [n["name"] for n in nodes if n["op"] == "Const" and n["name"] not in weights]
     if inline:
         raise OpenHMRError(f"{path}: constants without weights (inline values are not supported): {', '.join(inline[:3])}.")
-    return nodes, weights
+    outputs = [spec["name"] for spec in model.get("signature", {}).get("outputs", {}).values()] or [nodes[-1]["name"]]
+    return nodes, weights, outputs
 
 
 def _attr(node: dict, key: str, default=None):
@@ -106,11 +108,8 @@ class TFJSGraph(nn.Module):
 
     @classmethod
     def from_file(cls, path: str | Path, outputs: list[str] | None = None) -> TFJSGraph:
-        nodes, weights = read_tfjs_graph(path)
-        if outputs is None:
-            signature = json.loads(Path(path).read_text()).get("signature", {}).get("outputs", {})
-            outputs = [spec["name"] for spec in signature.values()] or [nodes[-1]["name"]]
-        return cls(nodes, weights, outputs)
+        nodes, weights, signature = read_tfjs_graph(path)
+        return cls(nodes, weights, outputs or signature)
 
     def constant(self, name: str) -> torch.Tensor:
         key = self.constant_names[name]
@@ -121,7 +120,7 @@ class TFJSGraph(nn.Module):
 
         def read(ref: str) -> torch.Tensor:
             name, _, index = ref.partition(":")
-            if name in self.constant_names and name not in values:
+            if name in self.constant_names:
                 return self.constant(name)
             value = values[name]
             return value[int(index or 0)] if isinstance(value, tuple) else value
@@ -150,10 +149,8 @@ def _conv(node: dict, x: torch.Tensor, w: torch.Tensor, *rest: torch.Tensor) -> 
     for op, arg in zip(_attr(node, "fused_ops", []), [*rest, None]):
         if op == "BiasAdd":
             y = y + arg.view(1, -1, 1, 1)
-        elif op == "Relu":
-            y = F.relu(y)
-        elif op == "Relu6":
-            y = F.relu6(y)
+        elif op in ("Relu", "Relu6"):
+            y = activation(op.lower(), y)  # the TFLite builder's fused activations
         else:
             raise OpenHMRError(f"fused op {op!r} of {node['name']} is not supported.")
     return y.permute(0, 2, 3, 1)
