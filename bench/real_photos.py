@@ -34,7 +34,8 @@ def main() -> None:
     parser.add_argument("--synth-test", default=str(ROOT / "runs" / "data" / "test" / "annotations.npz"),
                         help="held-out synthetic annotations (rendered by `openhmr train`; skipped when absent)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N people of each set (quick checks)")
-    parser.add_argument("--upright", action="store_true", help="crops turned upright, as `predict --upright` cuts them")
+    parser.add_argument("--upright", action=argparse.BooleanOptionalAction, default=None,
+                        help="crops turned upright, as `predict --upright` cuts them (default: as the network was trained)")
     parser.add_argument("--flip", action="store_true", help="answers averaged with the mirrored crop's, as `predict` does by default")
     parser.add_argument("--skip-real", action="store_true", help="only the synthetic test set")
     parser.add_argument("--out", help="also write the JSON here")
@@ -52,7 +53,7 @@ def main() -> None:
     data = Path(args.data)
     # Relative to the repository when inside it: results files carry no machine's paths.
     result: dict = {"checkpoint": str(checkpoint.resolve().relative_to(ROOT)) if checkpoint.resolve().is_relative_to(ROOT) else checkpoint.name,
-                    "crop_margin": hmr.crop_margin, "upright": args.upright, "flip": args.flip}
+                    "crop_margin": hmr.crop_margin, "upright": hmr.upright if args.upright is None else args.upright, "flip": args.flip}
 
     def limited(ann):
         return subset(ann, slice(args.limit)) if args.limit else ann

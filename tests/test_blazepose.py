@@ -71,6 +71,18 @@ def test_a_checkpoint_carries_the_converted_encoder(tmp_path, anny_body, monkeyp
     assert (a.joints3d - hmr.body(*hmr.body.rest_parameters(1)).joints).abs().max() > 0.01  # not the rest pose
 
 
+def test_a_network_trained_upright_is_run_upright_unless_told_otherwise(tmp_path, anny_body):
+    from openhmr.nets.hmr import build_hmr
+    from openhmr.nets.weights_io import load_hmr, save_weights
+    from openhmr.predict.predictor import load_model
+
+    plain = save_weights(build_hmr(anny_body, backbone="blazepose-full"), tmp_path / "plain.safetensors")
+    turned = save_weights(build_hmr(anny_body, backbone="blazepose-full", upright=True), tmp_path / "upright.safetensors")
+    assert (load_hmr(plain, anny_body).upright, load_hmr(turned, anny_body).upright) == (False, True)
+    assert load_model(turned, detector=None).upright and not load_model(plain, detector=None).upright
+    assert not load_model(turned, detector=None, upright=False).upright
+
+
 def test_missing_heavy_file_is_one_sentence(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENHMR_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(blazepose.importlib.util, "find_spec", lambda name: None)
@@ -78,10 +90,40 @@ def test_missing_heavy_file_is_one_sentence(tmp_path, monkeypatch):
         blazepose.landmark_model_path("heavy")
 
 
-def test_blazepose_is_cached_whole(encoder):
-    with pytest.raises(OpenHMRError, match="frozen_blocks"):
-        encoder.trunk(_astronaut(), 6)
-    assert encoder.num_blocks is None
+def test_cached_blocks_and_the_rest_make_the_whole_network(encoder):
+    images = torch.cat([_astronaut(), _astronaut().flip(-1)])
+    with torch.no_grad():
+        whole = encoder(images)
+        assert encoder.num_blocks == 20
+        for blocks, shape in ((10, (2, 288, 4, 4)), (20, (2, 288, 2, 2))):
+            trunk = encoder.trunk(images, blocks)
+            assert trunk.shape == shape
+            torch.testing.assert_close(encoder.head(trunk, blocks), whole, rtol=0, atol=0)
+    frozen = {id(p) for p in encoder.trunk_parameters(10)}
+    rest = [p for p in encoder.parameters() if id(p) not in frozen]
+    assert 0 < len(rest) < len(frozen)
+    # The rest trains: its layers get gradients from the features, the trunk's could not.
+    trunk = encoder.trunk(images, 10).detach()
+    encoder.head(trunk, 10).square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in rest)
+    encoder.zero_grad(set_to_none=True)
+    with pytest.raises(OpenHMRError, match="1-20"):
+        encoder.trunk(images, 21)
+
+
+def test_the_encoders_trainable_layers_learn_at_their_own_rate(tmp_path, anny_body):
+    from openhmr.nets.hmr import build_hmr
+    from openhmr.train.config import load_config
+    from openhmr.train.module import HMRTraining
+
+    config = load_config(None, ["data.poses=x.npz", "backbone=blazepose-full", "frozen_blocks=18", "lr=1e-3", "encoder_lr_scale=0.1"])
+    training = HMRTraining(config, build_hmr(anny_body, "blazepose-full", dropout=0.0), mocap=None)
+    encoder_optimiser = training.configure_optimizers()[0]  # constant rate: the optimisers alone
+    rest, encoder = encoder_optimiser.param_groups
+    assert (rest["lr"], encoder["lr"]) == (1e-3, pytest.approx(1e-4))
+    trainable = {id(p) for p in training.hmr.encoder.parameters() if p.requires_grad}
+    assert {id(p) for p in encoder["params"]} == trainable and trainable
+    assert {id(p) for p in rest["params"]} == {id(p) for p in training.hmr.regressor.parameters()}
 
 
 def test_chosen_inputs_zero_the_other_groups_and_travel_with_the_weights(tmp_path, anny_body):

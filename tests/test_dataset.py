@@ -95,3 +95,38 @@ def test_every_seed_but_0_renders_an_experiment_of_its_own(tmp_path, monkeypatch
     assert zero["train"] == tmp_path / "data" / "train" / "annotations.npz"
     assert one["train"] == tmp_path / "data" / "seed1" / "train" / "annotations.npz"
     assert [seed for _, seed in rendered] == [0, 1, 2, 3] and len({out for out, _ in rendered}) == 4
+
+
+def test_turned_people_are_cut_turned_with_their_labels(tmp_path, monkeypatch):
+    from openhmr.data import dataset as dataset_module
+
+    ann = make_set(tmp_path)
+    turns = np.array([0.0, 90.0, -45.0, 0.0, 30.0, 180.0])
+    turned = CropDataset(ann, res=100, turns=turns)
+    plain = CropDataset(ann, res=100)
+    for i in range(len(ann)):
+        torch.testing.assert_close(turned[i]["keypoints2d"], plain.sample_or_none(i, rotation=turns[i])["keypoints2d"])
+    hip = turned[1]["keypoints2d"][11]  # turned a quarter: the red hip is still under its label
+    x, y = ((hip[:2] + 1) * 50).long().tolist()
+    assert turned[1]["image"][0, y, x] > 0.9 and not torch.allclose(hip, plain[1]["keypoints2d"][11])
+    # Augmented crops turn by their draw and the person's turn together.
+    augmented = CropDataset(ann, res=100, augment=True, seed=3, turns=turns)
+    for i in range(len(ann)):
+        sample = augmented[i]
+        seen_points = sample["keypoints2d"][sample["keypoints2d"][:, 2] > 0, :2]  # the hip (either slot after a flip)
+        for x, y in ((seen_points + 1) * 50).long().tolist():
+            if 0 <= x < 100 and 0 <= y < 100:
+                assert sample["image"][0, y, x] > 0.6, i
+
+    # The turns come from the upright detector on each plain crop, in the set's order.
+    seen = []
+
+    class FakeTurn:
+        def __call__(self, crops):
+            seen.append(crops.shape)
+            return np.arange(len(crops), dtype=float) * 10
+
+    monkeypatch.setattr("openhmr.detect.upright.UprightTurn", FakeTurn)
+    found = dataset_module.upright_turns(CropDataset(ann, res=100, augment=True), batch_size=4, progress=False)
+    np.testing.assert_array_equal(found, [0, 10, 20, 30, 0, 10])
+    assert seen == [(4, 100, 100, 3), (2, 100, 100, 3)]

@@ -81,6 +81,7 @@ class CentreHMR(torch.nn.Module):
 
     keypoint_convention = "coco23"
     crop_margin = 1.3
+    upright = False
 
     def forward(self, images, decode="final"):
         class P:

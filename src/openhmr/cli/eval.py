@@ -27,7 +27,8 @@ def add_parser(commands) -> None:
     ev.add_argument("--flip", action="store_true",
                     help="average each answer with the one on the mirrored crop, as `predict` does by default (the "
                          "network's single pass otherwise)")
-    ev.add_argument("--upright", action="store_true", help="crops turned upright first, as `predict --upright` cuts them")
+    ev.add_argument("--upright", action=argparse.BooleanOptionalAction, default=None,
+                    help="crops turned upright first, as `predict --upright` cuts them (default: as the network was trained)")
     ev.add_argument("--out", help="JSON file to write (default: CHECKPOINT-NAME.eval-PROTOCOL.json in the working folder)")
     ev.set_defaults(run=run)
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                           flip=args.flip)  # fmt: skip
     result["checkpoint"] = str(args.checkpoint)
     result["data"] = str(args.data)
-    result["flip"], result["upright"] = args.flip, args.upright
+    result["flip"], result["upright"] = args.flip, hmr.upright if args.upright is None else args.upright
     print(format_table(result))
     print(write_json(out, result))
     return 0

@@ -65,10 +65,10 @@ def add_parser(commands) -> None:
     predict.add_argument("--runtime", default="torch", choices=("torch", "onnx"),
                          help="run the network with PyTorch (default) or onnxruntime (exported once into the cache; "
                               "the body model and --refine stay in PyTorch)")
-    predict.add_argument("--upright", action="store_true",
+    predict.add_argument("--upright", action=argparse.BooleanOptionalAction, default=None,
                          help="cut each person a second time, turned upright as MediaPipe aligns its crops (its person "
                               "detector on the crop finds the turn; helps divers, gymnasts, people upside down; not with "
-                              "--refine, which fits from the unturned crop)")
+                              "--refine, which fits from the unturned crop; default: as the network was trained)")
     predict.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
                          help="also run the network on each crop mirrored and average the two answers (default; twice "
                               "the network's time, closer on every set measured: see README); --no-flip: one pass")

@@ -8,6 +8,7 @@ ends the run with one sentence.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -47,7 +48,9 @@ class CropDataset(torch.utils.data.Dataset):
     a :class:`openhmr.data.mask_cache.MaskCache` (real photos). ``margin``: the crop's side
     over the person's tight box (every box widened from the stored framing, see
     :mod:`openhmr.data.framing`; also the framing of truncated crops); ``ann`` holds the
-    widened boxes."""
+    widened boxes. ``turns`` (N,): degrees each person's crops are turned counter-clockwise
+    on screen on top of any augmentation, labels with them (upright crops, see
+    :func:`upright_turns`)."""
 
     def __init__(
         self,
@@ -60,7 +63,9 @@ class CropDataset(torch.utils.data.Dataset):
         masks=False,
         truncation: float = 0.0,
         margin: float = STORED_MARGIN,
+        turns: np.ndarray | None = None,
     ):
+        self.turns = turns  # (N,) degrees each person's crops are turned beyond any augmentation
         self.stored = annotations  # the boxes as stored: what mask caches were cut from
         self.ann = reframed(annotations, margin)
         self.truncation = truncation
@@ -118,6 +123,8 @@ class CropDataset(torch.utils.data.Dataset):
             aug = Augmentation.sample(rng)
             if self.truncation > 0 and rng.random() < self.truncation:
                 image, center, box_size = self._truncate(i, image, rng, center, box_size)
+        if self.turns is not None:
+            aug = dataclasses.replace(aug, rotation=aug.rotation + float(self.turns[i]))
         matrix = aug.crop_matrix(center, box_size, self.res)
         flip = self.flip_perm if aug.flip else None
         keypoints = augment_keypoints(self.ann.keypoints2d[i], matrix, self.res, flip)
@@ -170,3 +177,22 @@ class CropDataset(torch.utils.data.Dataset):
 
     def _has_params(self, i: int) -> bool:
         return self.ann.has_params is None or bool(self.ann.has_params[i] > 0)
+
+
+def upright_turns(dataset: CropDataset, batch_size: int = 64, progress: bool = True, desc: str = "upright turns") -> np.ndarray:
+    """(N,) degrees that turn each person of ``dataset`` upright in their plain crop: MediaPipe's
+    person detector on that crop, as ``predict --upright`` finds the turn (0 where it finds
+    nobody or the image cannot be read)."""
+    from tqdm import tqdm
+
+    from openhmr.detect.upright import UprightTurn
+
+    turn, plain = UprightTurn(), CropDataset(dataset.stored, dataset.res, margin=dataset.margin)
+    angles = np.zeros(len(plain))
+    for start in tqdm(range(0, len(plain), batch_size), desc=desc, unit="batch", disable=not progress):
+        batch = [(i, plain.sample_or_none(i)) for i in range(start, min(start + batch_size, len(plain)))]
+        batch = [(i, s) for i, s in batch if s is not None]
+        if batch:
+            crops = np.stack([(s["image"] * 255).round().byte().permute(1, 2, 0).numpy() for _, s in batch])
+            angles[[i for i, _ in batch]] = turn(crops)
+    return angles

@@ -72,11 +72,12 @@ def evaluate(
     joint_regressor: str | Path | None = None,
     monster_bank: PoseBank | None = None,
     progress: bool = True,
-    upright: bool = False,
+    upright: bool | None = None,
     flip: bool = False,
 ) -> dict:
     """Metrics of ``hmr`` on ``annotations`` (read in the protocol's convention); ``upright``:
-    on crops turned upright as ``predict --upright`` cuts them (:mod:`openhmr.detect.upright`); ``flip``:
+    on crops turned upright as ``predict --upright`` cuts them (:mod:`openhmr.detect.upright`;
+    default: as the network was trained); ``flip``:
     averaged with the answer on the mirrored crops, as ``predict --flip``. Returns
     ``{"mpjpe", "pa_mpjpe", "pve", "pck05", "pck10", "monster_rate", "per_joint_mpjpe",
     "monster_rate_shape", "monster_rate_joints", "num_images", "dropped", "protocol"}`` (mm and
@@ -112,7 +113,7 @@ def evaluate(
             f"FILE (for SMPL and H36M: J_regressor_h36m.npy, shape ({len(names)}, V))."
         )
     dataset = CropDataset(annotations, augment=False, margin=hmr.crop_margin)  # cropped as the network was trained
-    turn = UprightTurn() if upright else None
+    turn = UprightTurn() if (hmr.upright if upright is None else upright) else None
     was_training = hmr.training
     hmr.eval()
     pred3d, gt3d, pred2d, gt2d, rotmats, shapes, vertex_errors = [], [], [], [], [], [], []
@@ -233,7 +234,7 @@ def _pck(pred2d: list, gt2d: list, mask: torch.Tensor) -> dict:
 
 @torch.no_grad()
 def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch_size: int = 32, progress: bool = True,
-                upright: bool = False, flip: bool = False) -> dict:
+                upright: bool | None = None, flip: bool = False) -> dict:
     """PCK of ``hmr``'s projected keypoints on real photos with 2D labels (``upright``, ``flip``:
     as in :func:`evaluate`). Returns
     ``{"pck05", "pck10", "per_joint_pck05", "per_joint_pck10", "facing", "facing_people",
@@ -250,7 +251,7 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
         raise OpenHMRError("The evaluation set has no person box sizes: PCK needs them (LSP folders and COCO JSON carry them).")
     index, mask = kp.mapping(kp.convention_names(hmr.keypoint_convention), names)
     dataset = CropDataset(annotations, augment=False, margin=hmr.crop_margin)  # cropped as the network was trained
-    turn = UprightTurn() if upright else None
+    turn = UprightTurn() if (hmr.upright if upright is None else upright) else None
     was_training = hmr.training
     hmr.eval()
     pred, kept, dropped = [], [], []

@@ -86,6 +86,7 @@ class BlazePoseLandmarks(nn.Module):
     def __init__(self, spec: dict):
         super().__init__()
         self.graph = TFLiteGraph(spec)
+        self.blocks = self.graph.cuts("add")  # where each residual block ends (graph layer positions)
 
     @classmethod
     def from_file(cls, path: str | Path) -> BlazePoseLandmarks:
@@ -104,9 +105,12 @@ class BlazePoseLandmarks(nn.Module):
         return int(self.graph.layers[self.spec["feature_layer"]].weight.shape[1])
 
     def forward(self, images: torch.Tensor) -> BlazePoseOutput:
-        features, landmarks, world, score = self.graph(images)
-        b = images.shape[0]
-        return BlazePoseOutput(landmarks.reshape(b, NUM_LANDMARKS, 5), world.reshape(b, NUM_LANDMARKS, 3), score.reshape(b), features)
+        return self.outputs(self.graph(images), images.shape[0])
+
+    def outputs(self, tensors: list[torch.Tensor], batch: int) -> BlazePoseOutput:
+        """The graph's output tensors, named."""
+        features, landmarks, world, score = tensors
+        return BlazePoseOutput(landmarks.reshape(batch, NUM_LANDMARKS, 5), world.reshape(batch, NUM_LANDMARKS, 3), score.reshape(batch), features)
 
 
 def landmark_spec(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -156,40 +160,60 @@ class BlazePoseEncoder(nn.Module):
         return self.landmarks.spec
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.features(self.landmarks(self._resized(images)))
+
+    def _resized(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[-1] != INPUT_RES or images.shape[-2] != INPUT_RES:
             # Antialiasing matters only when shrinking; enlarging 224² crops it changes nothing
             # (1e-7) and would keep the network out of ONNX.
             shrink = images.shape[-1] > INPUT_RES or images.shape[-2] > INPUT_RES
             images = F.interpolate(images, size=(INPUT_RES, INPUT_RES), mode="bilinear", align_corners=False, antialias=shrink)
-        out = self.landmarks(images)
+        return images
+
+    def features(self, out: BlazePoseOutput) -> torch.Tensor:
+        """The network's outputs -> features (B, D), the groups not chosen zeroed."""
         lm = out.landmarks
         points = torch.cat([lm[..., :2] / (INPUT_RES / 2) - 1.0, lm[..., 2:3] / INPUT_RES, torch.sigmoid(lm[..., 3:5])], dim=-1)
         features = torch.cat([out.features.flatten(1), points.flatten(1), out.world.flatten(1), out.pose_score[:, None]], dim=1)
         return features * self.input_mask
 
-    # The whole network is one frozen trunk when features are cached (frozen_blocks None).
+    # Training from a cache splits the network after a residual block: ``trunk(x, k)`` is the
+    # output of the first k blocks, run once per crop; ``head`` runs the rest, which trains.
+    # k = None caches the whole network's features (nothing of it trains).
     def trunk(self, images: torch.Tensor, frozen_blocks: int | None) -> torch.Tensor:
-        """images (B, 3, H, W) -> features (B, D); only ``frozen_blocks=None`` is supported."""
-        self._whole_only(frozen_blocks)
-        return self(images)
+        """images (B, 3, H, W) -> features (B, D) for ``frozen_blocks`` None, else the k-th
+        block's output (B, C, h, w)."""
+        if frozen_blocks is None:
+            return self(images)
+        graph = self.landmarks.graph
+        return graph.run(self._resized(images), graph.input_index, 0, self._cut(frozen_blocks) + 1)[0]
 
     def head(self, trunk: torch.Tensor, frozen_blocks: int | None) -> torch.Tensor:
-        self._whole_only(frozen_blocks)
-        return trunk * self.input_mask  # caches written under another mask serve this one too
+        """:meth:`trunk`'s output -> features (B, D)."""
+        if frozen_blocks is None:
+            return trunk * self.input_mask  # caches written under another mask serve this one too
+        graph = self.landmarks.graph
+        cut = self._cut(frozen_blocks)
+        tensors = graph.run(trunk, graph.spec["layers"][cut]["output"], cut + 1, len(graph.spec["layers"]))
+        return self.features(self.landmarks.outputs(tensors, trunk.shape[0]))
 
     @property
-    def num_blocks(self) -> int | None:
-        return None
+    def num_blocks(self) -> int:
+        """Residual blocks the network splits after (full: 19, the last six at 2 × 2)."""
+        return len(self.landmarks.blocks)
 
     def trunk_parameters(self, frozen_blocks: int | None) -> list[torch.nn.Parameter]:
-        self._whole_only(frozen_blocks)
-        return list(self.parameters())
+        """The parameters :meth:`trunk` uses (all of them for ``frozen_blocks`` None)."""
+        if frozen_blocks is None:
+            return list(self.parameters())
+        layers = self.landmarks.graph.spec["layers"][: self._cut(frozen_blocks) + 1]
+        return [p for layer in layers for p in self.landmarks.graph.layers[layer["name"]].parameters()]
 
-    def _whole_only(self, frozen_blocks: int | None) -> None:
-        if frozen_blocks is not None:
-            raise OpenHMRError(
-                f"Encoder {self.name!r} is cached whole: set frozen_blocks to 'none' (cached features) or 'off' (trains end to end)."
-            )
+    def _cut(self, frozen_blocks: int) -> int:
+        blocks = self.landmarks.blocks
+        if not 1 <= frozen_blocks <= len(blocks):
+            raise OpenHMRError(f"Encoder {self.name!r} has {len(blocks)} blocks: frozen_blocks must be 1-{len(blocks)} or 'none'; got {frozen_blocks}.")
+        return blocks[frozen_blocks - 1]
 
 
 class LandmarkReader(nn.Module):

@@ -59,6 +59,7 @@ class HMR(nn.Module):
         keypoint_convention: str = "coco23",
         landmark_reader: nn.Module | None = None,
         crop_margin: float = STORED_MARGIN,
+        upright: bool = False,
     ):
         super().__init__()
         self.body = body
@@ -68,6 +69,7 @@ class HMR(nn.Module):
         self.layout = layout
         self.keypoint_convention = keypoint_convention
         self.crop_margin = float(crop_margin)  # the crop's side over the person's box (data.framing)
+        self.upright = bool(upright)  # trained on crops turned upright: run on such crops too
         index, mask = kp.mapping(body.keypoint_names, keypoint_convention)
         self.register_buffer("keypoint_index", index, persistent=False)
         self.register_buffer("keypoint_mask", mask, persistent=False)
@@ -163,6 +165,7 @@ def build_hmr(
     feedback: bool = False,
     dropout: float = 0.5,
     crop_margin: float = STORED_MARGIN,
+    upright: bool = False,
 ) -> HMR:
     """An HMR for ``body`` with the named backbone; θ0 from ``mean_params`` (default: rest pose).
     ``bounded``: shape kept inside hard body bounds;
@@ -171,7 +174,8 @@ def build_hmr(
     ``feedback``: each IEF iteration also sees its body's 2D error against the encoder's own
     landmarks (BlazePose encoders; see :meth:`HMR.landmark_feedback`); ``dropout``: in the
     regressor's hidden layers, while training (HMR's 0.5); ``crop_margin``: the crop's side
-    over the person's tight box, as trained and run (see :mod:`openhmr.data.framing`)."""
+    over the person's tight box, as trained and run (see :mod:`openhmr.data.framing`);
+    ``upright``: trained on crops turned upright, so ``predict`` and ``eval`` turn theirs too."""
     layout = ThetaLayout.for_body(body, rotation, bounded)
     mean_params = mean_params or MeanParams.default(body)
     encoder = build_encoder(backbone, backbone_weights, spec=encoder_spec, inputs=encoder_inputs)
@@ -185,4 +189,4 @@ def build_hmr(
     feedback_dim = 3 * len(kp.convention_names(keypoint_convention)) if feedback else 0
     regressor = IEFRegressor(encoder.feature_dim, mean_params.theta(layout), iterations=iterations,
                              dropout=dropout, feedback_dim=feedback_dim)
-    return HMR(body, encoder, regressor, layout, keypoint_convention, reader, crop_margin)
+    return HMR(body, encoder, regressor, layout, keypoint_convention, reader, crop_margin, upright)

@@ -44,6 +44,7 @@ def save_weights(hmr: HMR, path: str | Path, extra: dict | None = None) -> Path:
         "bounded_shape": hmr.layout.bounded_shape,
         "feedback": hmr.regressor.feedback_dim > 0,
         "crop_margin": hmr.crop_margin,
+        "upright": hmr.upright,
     }
     if getattr(hmr.encoder, "spec", None) is not None:  # converted networks carry their structure
         meta["encoder_spec"] = hmr.encoder.spec
@@ -115,6 +116,7 @@ def load_hmr(path: str | Path, body: BodyModel) -> HMR:
         encoder_inputs=arch.get("encoder_inputs"),
         feedback=arch.get("feedback", False),
         crop_margin=arch.get("crop_margin", STORED_MARGIN),
+        upright=arch.get("upright", False),
     )
     _check_tensor_shapes(path, network_state(hmr))
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}

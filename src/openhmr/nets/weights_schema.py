@@ -96,6 +96,7 @@ class HMRMetadata(_Strict):
     encoder_inputs: list[str] | None = None
     feedback: bool = False  # files from before landmark feedback lack it
     crop_margin: Annotated[float, Field(ge=1.0, le=3.0, allow_inf_nan=False)] = STORED_MARGIN  # older files lack it
+    upright: bool = False  # trained on crops turned upright (older files lack it)
 
     @field_validator("keypoint_convention")
     @classmethod

@@ -308,7 +308,7 @@ def load_model(
     detector: str | None = "mediapipe",
     batch_size: int = 16,
     runtime: str = "torch",
-    upright: bool = False,
+    upright: bool | None = None,
     flip: bool = True,
 ) -> Model:
     """A ready :class:`Model`. ``checkpoint``: a weights .safetensors (default: the shipped
@@ -317,7 +317,8 @@ def load_model(
     "movenet" (MoveNet MultiPose: up to six people in one pass; ``make movenet``) or None;
     ``runtime``: "torch" or "onnx" (the network through onnxruntime, see :meth:`Model.use_onnx`);
     ``upright``: cut each person a second time, turned upright (MediaPipe's person detector
-    on the crop finds the turn; see :mod:`openhmr.detect.upright`); ``flip`` (default): average
+    on the crop finds the turn; see :mod:`openhmr.detect.upright`; default: as the network was
+    trained); ``flip`` (default): average
     each answer with the one on the mirrored crop (:mod:`openhmr.nets.flip`; twice the
     network's time; closer on every set measured, see the README)."""
     if runtime not in ("torch", "onnx"):
@@ -332,6 +333,7 @@ def load_model(
         raise OpenHMRError(f"--device {device} asked for, but PyTorch sees no CUDA GPU here; use --device cpu.")
     body = load_body_model(body_model)
     hmr = load_hmr(checkpoint, body)
+    upright = hmr.upright if upright is None else upright
     model = Model(hmr, body, str(checkpoint), device, detector, batch_size, upright, flip)  # Model moves hmr, body included
     if runtime == "onnx":
         model.use_onnx()

@@ -99,6 +99,9 @@ class TrainConfig(_Settings):
     # predict's framing; BlazePose's landmarks do better on wider crops). Saved with the
     # weights: eval and predict crop as the network was trained (see openhmr.data.framing).
     crop_margin: Annotated[float, Field(ge=1.0, le=3.0, allow_inf_nan=False)] = STORED_MARGIN
+    # Every crop turned so its person stands upright (MediaPipe's person detector on the plain
+    # crop, as `predict --upright` cuts them); evaluate such a network with upright crops.
+    upright: bool = False
     iterations: Annotated[int, Field(ge=1, le=20)] = 3
     keypoint_convention: _Text = "coco23"
     # paired: 3D + parameters on every image; partial: on ``labelled_fraction`` of them;
@@ -112,6 +115,9 @@ class TrainConfig(_Settings):
     steps: _Count = 3000
     batch_size: _Count = 32
     lr: _Rate = 1e-4  # HMR used 1e-5 with a ResNet-50 and far longer training
+    # The encoder's trainable layers (after a cached trunk) learn at lr × this: pretrained
+    # weights want smaller steps than the freshly initialised regressor.
+    encoder_lr_scale: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 1.0
     disc_lr: _Rate = 1e-4
     lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: the rate annealed to 0 over `steps`
     weight_decay: _Weight = 1e-4

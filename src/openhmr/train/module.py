@@ -47,9 +47,12 @@ class HMRTraining(L.LightningModule):
             p.requires_grad_(False)
 
     def configure_optimizers(self):
-        trainable = [p for p in self.hmr.parameters() if p.requires_grad]
         c = self.config
-        encoder_opt = torch.optim.Adam(trainable, lr=c.lr, weight_decay=c.weight_decay)
+        encoder = [p for p in self.hmr.encoder.parameters() if p.requires_grad]
+        in_encoder = {id(p) for p in encoder}
+        rest = [p for p in self.hmr.parameters() if p.requires_grad and id(p) not in in_encoder]
+        groups = [{"params": rest}] + ([{"params": encoder, "lr": c.lr * c.encoder_lr_scale}] if encoder else [])
+        encoder_opt = torch.optim.Adam(groups, lr=c.lr, weight_decay=c.weight_decay)
         optimisers = [encoder_opt]
         if self.discriminator is not None:
             optimisers.append(torch.optim.Adam(self.discriminator.parameters(), lr=c.disc_lr, weight_decay=c.weight_decay))

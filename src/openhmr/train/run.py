@@ -14,6 +14,7 @@ import logging
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from openhmr.errors import OpenHMRError
@@ -71,7 +72,7 @@ def build_training(config: TrainConfig, start_batch: int = 0):
             mean = MeanParams.from_pose_bank(body, torch.from_numpy(bank.body_pose).float())
     hmr = build_hmr(body, config.backbone, config.encoder_weights, config.rotation, config.iterations, mean, config.keypoint_convention,
                     encoder_inputs=config.encoder_input_groups, feedback=config.feedback, dropout=config.dropout,
-                    crop_margin=config.crop_margin)
+                    crop_margin=config.crop_margin, upright=config.upright)
 
     annotations = read_spin_npz(paths["train"], convention=config.keypoint_convention)
     if annotations.pose is not None and annotations.body_model != body.name:
@@ -148,9 +149,11 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
 
     masks = _masks_for(config, annotations, name)
 
+    turns = _upright_turns(config, annotations, name) if config.upright else None
+
     def crops(augment: bool, seed: int) -> CropDataset:
         return CropDataset(annotations, res=d.res, augment=augment, seed=seed, mirror_pose=hmr.body.mirror_pose, masks=masks,
-                           truncation=d.truncation if augment else 0.0, margin=config.crop_margin)
+                           truncation=d.truncation if augment else 0.0, margin=config.crop_margin, turns=turns)
 
     if not config.caches_features:
         dataset = crops(d.augment, config.seed)
@@ -163,6 +166,7 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
         key = cache_key(name, config.backbone, config.encoder_weights, config.cached_blocks, d.res, view, 0,
                         *(["masks"] if masks else []), *([f"truncation{d.truncation}"] if view > 0 and d.truncation else []),
                         *([f"margin{config.crop_margin}"] if config.crop_margin != STORED_MARGIN else []),
+                        *(["upright"] if config.upright else []),
                         *([f"draws{draws}"] if view > 0 and config.seed else []))  # seed 0 keeps its existing caches
         path = Path(d.work_dir) / "features" / f"{source_slug(name)}-v{view}-{key}.safetensors"
         cached = build_feature_cache(
@@ -171,6 +175,23 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
         )
         views.append(cached if labelled is None else Without3D(cached, labelled))
     return views[0] if len(views) == 1 else torch.utils.data.ConcatDataset(views)
+
+
+def _upright_turns(config: TrainConfig, annotations, name: str):
+    """(N,) the upright turn of each person of a source, found once and kept in the work dir."""
+    from openhmr.data.dataset import CropDataset, upright_turns
+    from openhmr.data.sources import cache_key, source_slug
+    from openhmr.io import atomic_path
+
+    path = Path(config.data.work_dir) / "features" / f"{source_slug(name)}-turns-{cache_key(name, config.data.res, config.crop_margin)}.npy"
+    if path.exists():
+        return np.load(path)
+    dataset = CropDataset(annotations, res=config.data.res, margin=config.crop_margin)
+    turns = upright_turns(dataset, progress=config.progress, desc=f"upright turns {source_slug(name)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, turns)
+    return turns
 
 
 def _masks_for(config: TrainConfig, annotations, name: str):

@@ -62,12 +62,39 @@ class TFLiteGraph(nn.Module):
         return net
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        values: dict[int, torch.Tensor] = {self.input_index: x}
-        for step, layer in enumerate(self.spec["layers"]):
+        return self.run(x, self.input_index, 0, len(self.spec["layers"]))
+
+    def run(self, x: torch.Tensor, index: int, start: int, stop: int) -> list[torch.Tensor]:
+        """Layers ``start`` to ``stop`` (exclusive) on ``x`` as tensor ``index``: the model's
+        outputs when ``stop`` is the end, else the one tensor that layer ``stop - 1`` wrote.
+        Starting after a :meth:`cuts` point needs nothing but that point's tensor."""
+        values: dict[int, torch.Tensor] = {index: x}
+        for step in range(start, stop):
+            layer = self.spec["layers"][step]
             values[layer["output"]] = self.layers[layer["name"]](*[None if i is None else values[i] for i in layer["inputs"]])
             for i in self._free_after[step]:
                 values.pop(i, None)
+        if stop < len(self.spec["layers"]):
+            return [values[self.spec["layers"][stop - 1]["output"]]]
         return [values[i] for i in self.output_indices]
+
+    def cuts(self, op: str = "add") -> list[int]:
+        """The layers (positions in ``spec["layers"]``) of kind ``op`` after which the network
+        is a chain: their output is the only tensor any later layer reads from before them.
+        For BlazePose's ``add`` layers these are the ends of its residual blocks."""
+        last_read: dict[int, int] = {}
+        for step, layer in enumerate(self.spec["layers"]):
+            for i in layer["inputs"]:
+                if i is not None:
+                    last_read[i] = step
+        last_read |= {i: len(self.spec["layers"]) for i in self.output_indices}  # read by the caller
+        written = {self.input_index: -1} | {layer["output"]: step for step, layer in enumerate(self.spec["layers"])}
+        found = []
+        for step, layer in enumerate(self.spec["layers"]):
+            live = [i for i, at in written.items() if at <= step and last_read.get(i, -1) > step]
+            if layer["op"] == op and live == [layer["output"]]:
+                found.append(step)
+        return found
 
 
 def graph_spec(graph: Graph, outputs: list[int] | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
