@@ -53,7 +53,7 @@ def main() -> None:
     data = Path(args.data)
     # Relative to the repository when inside it: results files carry no machine's paths.
     result: dict = {"checkpoint": str(checkpoint.resolve().relative_to(ROOT)) if checkpoint.resolve().is_relative_to(ROOT) else checkpoint.name,
-                    "crop_margin": hmr.crop_margin, "upright": hmr.upright if args.upright is None else args.upright, "flip": args.flip}
+                    "crop_margin": hmr.crop_margin, "upright": hmr.reads_upright(args.upright), "flip": args.flip}
 
     def limited(ann):
         return subset(ann, slice(args.limit)) if args.limit else ann

@@ -109,10 +109,17 @@ def test_turned_people_are_cut_turned_with_their_labels(tmp_path, monkeypatch):
     hip = turned[1]["keypoints2d"][11]  # turned a quarter: the red hip is still under its label
     x, y = ((hip[:2] + 1) * 50).long().tolist()
     assert turned[1]["image"][0, y, x] > 0.9 and not torch.allclose(hip, plain[1]["keypoints2d"][11])
-    # Augmented crops turn by their draw and the person's turn together.
+    # Augmented crops turn by their draw and the person's turn together: the same draws with
+    # and without turns put each label at the same distance from the crop's centre, elsewhere.
     augmented = CropDataset(ann, res=100, augment=True, seed=3, turns=turns)
+    unturned = CropDataset(ann, res=100, augment=True, seed=3)
     for i in range(len(ann)):
-        sample = augmented[i]
+        sample, same_draw = augmented[i], unturned[i]
+        both = (sample["keypoints2d"][:, 2] > 0) & (same_draw["keypoints2d"][:, 2] > 0)
+        a, b = sample["keypoints2d"][both, :2], same_draw["keypoints2d"][both, :2]
+        torch.testing.assert_close(a.norm(dim=-1), b.norm(dim=-1), atol=1e-4, rtol=0)
+        if turns[i] % 360 and len(a) and float(b.norm()) > 0.05:
+            assert (a - b).norm() > 0.01, i
         seen_points = sample["keypoints2d"][sample["keypoints2d"][:, 2] > 0, :2]  # the hip (either slot after a flip)
         for x, y in ((seen_points + 1) * 50).long().tolist():
             if 0 <= x < 100 and 0 <= y < 100:
@@ -127,6 +134,6 @@ def test_turned_people_are_cut_turned_with_their_labels(tmp_path, monkeypatch):
             return np.arange(len(crops), dtype=float) * 10
 
     monkeypatch.setattr("openhmr.detect.upright.UprightTurn", FakeTurn)
-    found = dataset_module.upright_turns(CropDataset(ann, res=100, augment=True), batch_size=4, progress=False)
+    found = dataset_module.upright_turns(ann, res=100, batch_size=4, progress=False)
     np.testing.assert_array_equal(found, [0, 10, 20, 30, 0, 10])
     assert seen == [(4, 100, 100, 3), (2, 100, 100, 3)]

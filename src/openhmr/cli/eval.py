@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                           flip=args.flip)  # fmt: skip
     result["checkpoint"] = str(args.checkpoint)
     result["data"] = str(args.data)
-    result["flip"], result["upright"] = args.flip, hmr.upright if args.upright is None else args.upright
+    result["flip"], result["upright"] = args.flip, hmr.reads_upright(args.upright)
     print(format_table(result))
     print(write_json(out, result))
     return 0

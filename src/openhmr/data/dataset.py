@@ -179,15 +179,16 @@ class CropDataset(torch.utils.data.Dataset):
         return self.ann.has_params is None or bool(self.ann.has_params[i] > 0)
 
 
-def upright_turns(dataset: CropDataset, batch_size: int = 64, progress: bool = True, desc: str = "upright turns") -> np.ndarray:
-    """(N,) degrees that turn each person of ``dataset`` upright in their plain crop: MediaPipe's
-    person detector on that crop, as ``predict --upright`` finds the turn (0 where it finds
-    nobody or the image cannot be read)."""
+def upright_turns(annotations: Annotations, res: int = CROP_RES, margin: float = STORED_MARGIN, batch_size: int = 64,
+                  progress: bool = True, desc: str = "upright turns") -> np.ndarray:  # fmt: skip
+    """(N,) degrees that turn each person of ``annotations`` upright in their plain ``res``² crop
+    (framed at ``margin``): MediaPipe's person detector on that crop, as ``predict --upright``
+    finds the turn (0 where it finds nobody or the image cannot be read)."""
     from tqdm import tqdm
 
     from openhmr.detect.upright import UprightTurn
 
-    turn, plain = UprightTurn(), CropDataset(dataset.stored, dataset.res, margin=dataset.margin)
+    turn, plain = UprightTurn(), CropDataset(annotations, res, margin=margin)
     angles = np.zeros(len(plain))
     for start in tqdm(range(0, len(plain), batch_size), desc=desc, unit="batch", disable=not progress):
         batch = [(i, plain.sample_or_none(i)) for i in range(start, min(start + batch_size, len(plain)))]

@@ -113,7 +113,7 @@ def evaluate(
             f"FILE (for SMPL and H36M: J_regressor_h36m.npy, shape ({len(names)}, V))."
         )
     dataset = CropDataset(annotations, augment=False, margin=hmr.crop_margin)  # cropped as the network was trained
-    turn = UprightTurn() if (hmr.upright if upright is None else upright) else None
+    turn = UprightTurn() if hmr.reads_upright(upright) else None
     was_training = hmr.training
     hmr.eval()
     pred3d, gt3d, pred2d, gt2d, rotmats, shapes, vertex_errors = [], [], [], [], [], [], []
@@ -251,7 +251,7 @@ def evaluate_2d(hmr: HMR, annotations: Annotations, protocol: str = "lsp", batch
         raise OpenHMRError("The evaluation set has no person box sizes: PCK needs them (LSP folders and COCO JSON carry them).")
     index, mask = kp.mapping(kp.convention_names(hmr.keypoint_convention), names)
     dataset = CropDataset(annotations, augment=False, margin=hmr.crop_margin)  # cropped as the network was trained
-    turn = UprightTurn() if (hmr.upright if upright is None else upright) else None
+    turn = UprightTurn() if hmr.reads_upright(upright) else None
     was_training = hmr.training
     hmr.eval()
     pred, kept, dropped = [], [], []

@@ -199,7 +199,7 @@ class BlazePoseEncoder(nn.Module):
 
     @property
     def num_blocks(self) -> int:
-        """Residual blocks the network splits after (full: 19, the last six at 2 × 2)."""
+        """Residual blocks the network splits after (full: 20, the last six at 2 × 2)."""
         return len(self.landmarks.blocks)
 
     def trunk_parameters(self, frozen_blocks: int | None) -> list[torch.nn.Parameter]:

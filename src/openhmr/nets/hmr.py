@@ -77,6 +77,10 @@ class HMR(nn.Module):
         for p in body.parameters():
             p.requires_grad_(False)
 
+    def reads_upright(self, asked: bool | None = None) -> bool:
+        """Whether crops are turned upright for this network: ``asked``, else as it was trained."""
+        return self.upright if asked is None else bool(asked)
+
     @property
     def keypoint_names(self) -> tuple[str, ...]:
         return kp.convention_names(self.keypoint_convention)

@@ -333,8 +333,7 @@ def load_model(
         raise OpenHMRError(f"--device {device} asked for, but PyTorch sees no CUDA GPU here; use --device cpu.")
     body = load_body_model(body_model)
     hmr = load_hmr(checkpoint, body)
-    upright = hmr.upright if upright is None else upright
-    model = Model(hmr, body, str(checkpoint), device, detector, batch_size, upright, flip)  # Model moves hmr, body included
+    model = Model(hmr, body, str(checkpoint), device, detector, batch_size, hmr.reads_upright(upright), flip)  # Model moves hmr, body included
     if runtime == "onnx":
         model.use_onnx()
     return model

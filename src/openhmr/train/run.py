@@ -179,15 +179,15 @@ def _source_dataset(config: TrainConfig, hmr, annotations, name: str, labelled=N
 
 def _upright_turns(config: TrainConfig, annotations, name: str):
     """(N,) the upright turn of each person of a source, found once and kept in the work dir."""
-    from openhmr.data.dataset import CropDataset, upright_turns
+    from openhmr.data.dataset import upright_turns
     from openhmr.data.sources import cache_key, source_slug
     from openhmr.io import atomic_path
 
     path = Path(config.data.work_dir) / "features" / f"{source_slug(name)}-turns-{cache_key(name, config.data.res, config.crop_margin)}.npy"
     if path.exists():
         return np.load(path)
-    dataset = CropDataset(annotations, res=config.data.res, margin=config.crop_margin)
-    turns = upright_turns(dataset, progress=config.progress, desc=f"upright turns {source_slug(name)}")
+    turns = upright_turns(annotations, config.data.res, config.crop_margin, progress=config.progress,
+                          desc=f"upright turns {source_slug(name)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, turns)
