@@ -251,6 +251,38 @@ def test_refined_prediction_reports_its_errors_and_follows_the_keypoints(tmp_pat
     assert before.to_dict()["people"][0]["refined"] is False and "reprojection_error_px" not in before.to_dict()["people"][0]
 
 
+def test_an_upright_network_s_fit_starts_from_its_answer_on_the_turned_crop(tmp_path, small_hmr, anny_body, monkeypatch):
+    """predict(refine="fit") on a network read upright: the fit works in the unturned crop, and
+    starts from the network's answer on the crop turned upright (here by a fixed 90°), rolled
+    back by Rz(90°): not from its answer on the unturned crop."""
+    from openhmr.fit import Refiner
+    from openhmr.geometry.rotations import axis_angle_to_matrix
+    from openhmr.nets.flip import final_answer
+    from openhmr.predict.keypoint_boxes import boxes_from_keypoints
+    from openhmr.predict.predictor import Model
+
+    model = Model(small_hmr, anny_body, str(tmp_path / "none.safetensors"), detector=None, upright=True)
+    model._turn = lambda crops: np.full(len(crops), 90.0)  # what MediaPipe's detector would find, fixed
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    boxes = boxes_from_keypoints(_openpose_box(), "x.jpg", 320, 240)
+    seen = []
+    call = Refiner.__call__
+    monkeypatch.setattr(Refiner, "__call__", lambda self, crops, *a, **k: seen.append((crops, a, k)) or call(self, crops, *a, **k))
+    model.predict(image, boxes=boxes, refine="fit")
+    crops, args, _ = seen[0]
+    start = args[3]
+    torch.testing.assert_close(crops, model.crops(image, boxes, upright=False).images)  # the fit's camera: unturned
+    with torch.no_grad():
+        turned = final_answer(small_hmr, model.crops(image, boxes, upright=True).images, True)
+        plain = final_answer(small_hmr, crops, True)
+    roll = axis_angle_to_matrix(torch.tensor([[0.0, 0.0, np.pi / 2]]))
+    torch.testing.assert_close(start.rotmats[:, 0], roll @ turned.rotmats[:, 0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(start.rotmats[:, 1:], turned.rotmats[:, 1:])
+    torch.testing.assert_close(start.camera[:, 1:], (roll[:, :2, :2] @ turned.camera[:, 1:, None])[..., 0], atol=1e-6, rtol=0)
+    assert (start.rotmats[:, 0] - plain.rotmats[:, 0]).abs().max() > 0.1  # not the unturned crop's answer
+
+
 def test_refine_without_any_evidence_is_a_usage_error(tmp_path, capsys):
     image = tmp_path / "x.png"
     image.write_bytes(b"")

@@ -408,9 +408,6 @@ def test_worker_processes_write_what_one_process_writes_and_keep_same_named_inpu
     with pytest.raises(SystemExit) as usage:
         main(["predict", *common, "--out", str(tmp_path / "bad"), "--workers", "0"])
     assert usage.value.code == 2 and "--workers must be at least 1" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as usage:
-        main(["predict", *common, "--out", str(tmp_path / "bad"), "--upright", "--refine", "fit"])
-    assert usage.value.code == 2 and "leave out --upright" in capsys.readouterr().err
 
 
 def test_a_network_trained_on_wider_crops_is_run_on_them_in_predict_and_in_eval(tmp_path, anny_body):

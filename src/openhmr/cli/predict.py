@@ -67,8 +67,8 @@ def add_parser(commands) -> None:
                               "the body model and --refine stay in PyTorch)")
     predict.add_argument("--upright", action=argparse.BooleanOptionalAction, default=None,
                          help="cut each person a second time, turned upright as MediaPipe aligns its crops (its person "
-                              "detector on the crop finds the turn; helps divers, gymnasts, people upside down; not with "
-                              "--refine, which fits from the unturned crop; default: as the network was trained)")
+                              "detector on the crop finds the turn; helps divers, gymnasts, people upside down; --refine "
+                              "fits in the unturned crop from that answer; default: as the network was trained)")
     predict.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
                          help="also run the network on each crop mirrored and average the two answers (default; twice "
                               "the network's time, closer on every set measured: see README); --no-flip: one pass")
@@ -92,8 +92,6 @@ def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
         parser.error("--bvh follows the person MediaPipe finds (or --bbox) in each frame; it cannot take --keypoints.")
     if args.bvh and args.video_step not in (None, 1):
         parser.error("--bvh estimates every frame; leave out --video-step.")
-    if args.upright and args.refine:
-        parser.error("--refine fits from the unturned crop; leave out --upright.")
     if args.workers < 1:
         parser.error("--workers must be at least 1.")
     if args.workers > 1 and args.bvh:

@@ -107,6 +107,9 @@ class BodyParams:
     def detach(self) -> BodyParams:
         return BodyParams(self.camera.detach(), self.rotmats.detach(), self.shape.detach())
 
+    def to(self, device) -> BodyParams:
+        return BodyParams(self.camera.to(device), self.rotmats.to(device), self.shape.to(device))
+
     def where(self, keep: torch.Tensor, other: BodyParams) -> BodyParams:
         """Per person (keep (B,) bool): these values where ``keep``, else ``other``'s."""
         pick = lambda a, b: torch.where(keep.view(-1, *([1] * (a.dim() - 1))), a, b)  # noqa: E731

@@ -75,13 +75,16 @@ class Refiner:
         return BodyParams(out.camera, out.rotmats, out.shape)
 
     def __call__(self, crops: torch.Tensor, targets: Targets, full_image: FullImageCamera | None = None,
-                 flip: bool = False) -> FitResult:  # fmt: skip
+                 flip: bool = False, start: BodyParams | None = None) -> FitResult:  # fmt: skip
         """crops (B, 3, 224, 224) in [0, 1]; targets for the same B people; ``flip``: ``fit``
-        starts from the flip-averaged answer (``eft`` tunes the network on the plain crop)."""
+        starts from the flip-averaged answer (``eft`` tunes the network on the plain crop);
+        ``start``: ``fit`` starts from these values instead of the network's answer on ``crops``
+        (an upright network's answer on turned crops, turned back: :mod:`openhmr.nets.upright`)."""
         targets = targets.to(crops.device)
         full_image = None if full_image is None else full_image.to(crops.device)
         if self.mode == "fit":
-            return fit(self.objective(self.estimate(crops, flip), targets, full_image))
+            start = self.estimate(crops, flip) if start is None else start.to(crops.device)
+            return fit(self.objective(start, targets, full_image))
         results = [
             eft(self.hmr, crops[i : i + 1], lambda start, i=i: self.objective(start, _one(targets, i), _one(full_image, i)),
                 self.eft_steps, self.eft_lr)

@@ -24,7 +24,7 @@ from openhmr.detect.movenet import MoveNetDetector
 from openhmr.detect.people import BlazePoseDetector
 from openhmr.detect.upright import UprightTurn
 from openhmr.errors import OpenHMRError
-from openhmr.fit import FitSettings, FullImageCamera, Priors, Refiner
+from openhmr.fit import BodyParams, FitSettings, FullImageCamera, Priors, Refiner
 from openhmr.geometry.camera import CROP_RES, crop_cam_to_full, intrinsics
 from openhmr.geometry.crop import crop_matrix, warp_image
 from openhmr.geometry.rotations import matrix_to_axis_angle
@@ -185,18 +185,20 @@ class Model:
         CROP_RES² around each box, its longer side times the network's ``crop_margin`` (as it
         was trained: a box that is the tight extent of the person's landmarks is then framed
         as the training crops were). ``upright`` (default: the model's setting): each crop cut
-        again, turned so the person stands upright (:mod:`openhmr.detect.upright`)."""
+        again, turned so the person stands upright (:meth:`turned`)."""
         centres = np.array([[x + w / 2, y + h / 2] for x, y, w, h in (d.bbox for d in boxes)])
         sizes = np.array([max(w, h) * self.hmr.crop_margin for _, _, w, h in (d.bbox for d in boxes)])
-        crops = _cut(image, centres, sizes)
-        angles = None
-        if self.upright if upright is None else upright:
-            if self._turn is None:
-                self._turn = UprightTurn()
-            angles = self._turn(crops)
-            crops = _cut(image, centres, sizes, angles)
-        tensor = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
-        return Crops(tensor, centres, sizes, boxes, (image.shape[1], image.shape[0]), focal_length, angles)
+        plain = Crops(_tensor(_cut(image, centres, sizes)), centres, sizes, boxes, (image.shape[1], image.shape[0]), focal_length)
+        return self.turned(image, plain) if (self.upright if upright is None else upright) else plain
+
+    def turned(self, image: np.ndarray, crops: Crops) -> Crops:
+        """Unturned ``crops`` of ``image`` cut again, each turned so its person stands upright
+        (MediaPipe's person detector on the crop finds the turn: :mod:`openhmr.detect.upright`)."""
+        if self._turn is None:
+            self._turn = UprightTurn()
+        angles = self._turn((crops.images.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy())
+        images = _tensor(_cut(image, crops.centres, crops.sizes, angles))
+        return dataclasses.replace(crops, images=images, angles=angles)
 
     @torch.no_grad()
     def run_crops(self, crops: torch.Tensor, flip: bool | None = None):
@@ -207,17 +209,23 @@ class Model:
         outs = [final_answer(self.hmr, chunk.to(self.device), flip, network) for chunk in crops.split(self.batch_size)]
         return {f: torch.cat([getattr(o, f) for o in outs]).cpu() for f in PERSON_FIELDS}
 
-    def people_from_crops(self, crops: Crops, refine: str | None = None, flip: bool | None = None) -> list[Person]:
+    def people_from_crops(self, crops: Crops, refine: str | None = None, flip: bool | None = None,
+                          start: Crops | None = None) -> list[Person]:  # fmt: skip
         """The people of ``crops``: what :meth:`predict` does after cropping (``flip``: see
-        :meth:`run_crops`; ``refine="fit"`` starts from that answer too)."""
+        :meth:`run_crops`). With ``refine``, ``crops`` must be unturned (the fit works in their
+        camera); ``refine="fit"`` starts from the network's answer on ``start`` (the same people
+        turned upright, :meth:`turned`) when given, else on ``crops``."""
         if refine is None:
-            out = self.run_crops(crops.images, flip)
-            if crops.angles is not None:
-                out = turned_back(out, torch.from_numpy(crops.angles))
-            return _people(out, crops, self.coco17_index, self.coco17_mask)
+            return _people(self._answer(crops, flip), crops, self.coco17_index, self.coco17_mask)
         if crops.angles is not None:
-            raise OpenHMRError("Refinement starts from crops that are not turned: cut them with upright=False.")
-        return self._refined_people(crops, refine, self.flip if flip is None else flip)
+            raise OpenHMRError("Refinement fits in the unturned crop's camera: cut the crops with upright=False "
+                               "and pass the turned ones as start.")
+        return self._refined_people(crops, refine, self.flip if flip is None else flip, start)
+
+    def _answer(self, crops: Crops, flip: bool | None) -> dict[str, torch.Tensor]:
+        """The network's outputs (PERSON_FIELDS, batch B) on ``crops``, in the unturned crop's frame."""
+        out = self.run_crops(crops.images, flip)
+        return out if crops.angles is None else turned_back(out, torch.from_numpy(crops.angles))
 
     def refiner(self, mode: str):
         """The :class:`openhmr.fit.Refiner` for ``mode`` ("fit" or "eft"), priors loaded once."""
@@ -226,10 +234,14 @@ class Model:
             self._refiners[mode] = Refiner(self.hmr, mode, self._priors, self.fit_settings)
         return self._refiners[mode]
 
-    def _refined_people(self, crops: Crops, mode: str, flip: bool) -> list[Person]:
+    def _refined_people(self, crops: Crops, mode: str, flip: bool, start: Crops | None) -> list[Person]:
         targets = evidence_targets(crops, self.detector)
         camera = FullImageCamera(crops.centres_t, crops.sizes_t, crops.image_sizes, crops.focal)
-        result = self.refiner(mode)(crops.images.to(self.device), targets, camera, flip)
+        params = None
+        if start is not None and mode == "fit":
+            out = self._answer(start, flip)
+            params = BodyParams(out["camera"], out["rotmats"], out["shape"])
+        result = self.refiner(mode)(crops.images.to(self.device), targets, camera, flip, params)
         with torch.no_grad():
             decoded = self.hmr.decode_params(result.params.camera, result.params.rotmats, result.params.shape)
         out = {f: getattr(decoded, f).cpu() for f in PERSON_FIELDS}
@@ -249,7 +261,8 @@ class Model:
         """``image``: a path or an (H, W, 3) uint8 RGB array; ``boxes``: people's boxes
         (default: detected); ``refine``: None, "fit" or "eft" (fit each body to its 2D
         evidence, see :mod:`openhmr.fit`); ``upright``: turn each crop upright first (default:
-        the model's setting; refinement always fits from the unturned crop); ``flip``: average
+        the model's setting; refinement fits in the unturned crop, from the answer on the turned
+        one); ``flip``: average
         the answer with the one on the mirrored crop (default: the model's setting; see
         :mod:`openhmr.nets.flip`; ``refine="fit"`` starts from that answer). Returns a
         :class:`Prediction` (``.to_dict()`` for JSON)."""
@@ -263,9 +276,12 @@ class Model:
         boxes = self.detect(image) if boxes is None else boxes
         people: list[Person] = []
         if boxes:
-            # Refinement fits in the unturned crop's camera: its crops are never turned.
-            turn = (self.upright if upright is None else upright) and refine is None
-            people = self.people_from_crops(self.crops(image, boxes, focal_length, turn), refine, flip)
+            turn = self.upright if upright is None else upright
+            if refine is None:
+                people = self.people_from_crops(self.crops(image, boxes, focal_length, turn), None, flip)
+            else:  # the fit works in the unturned crop's camera, from the network's answer on the turned one
+                plain = self.crops(image, boxes, focal_length, False)
+                people = self.people_from_crops(plain, refine, flip, self.turned(image, plain) if turn else None)
         return Prediction(name or "<array>", width, height, self.body.name, self.checkpoint, people, self.body.joint_names)
 
 
@@ -274,6 +290,11 @@ def _cut(image: np.ndarray, centres: np.ndarray, sizes: np.ndarray, angles: np.n
     sides ``sizes`` (B,), turned by ``angles`` (B,) degrees when given."""
     turns = np.zeros(len(centres)) if angles is None else angles
     return np.stack([warp_image(image, crop_matrix(c, s, CROP_RES, rotation=float(a)), CROP_RES) for c, s, a in zip(centres, sizes, turns)])
+
+
+def _tensor(crops: np.ndarray) -> torch.Tensor:
+    """(B, R, R, 3) uint8 -> (B, 3, R, R) float in [0, 1]."""
+    return torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
 
 
 @torch.no_grad()

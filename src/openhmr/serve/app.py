@@ -73,7 +73,7 @@ def build_app(model, max_video_seconds: float = 20.0, examples: Path | None = EX
                     preview = gr.Image(label="Your photo", interactive=False, elem_id="photo-preview", height=320)
                     refine = gr.Checkbox(label="Refine: fit each body to the keypoints MediaPipe sees (slower)", value=False)
                     upright = gr.Checkbox(label="Upright: turn each person upright first (divers, gymnasts, people upside down; "
-                                                "not with Refine)", value=model.upright)
+                                                "Refine starts from that answer)", value=model.upright)
                     flip = gr.Checkbox(label="Flip: also read the mirrored photo and average (twice the network's time)", value=True)
                     run_photo = gr.Button("Recover 3D", variant="primary", elem_id="run-photo")
                     if examples and examples.is_dir():

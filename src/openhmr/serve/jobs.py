@@ -91,7 +91,7 @@ def check_photo(image_path: str | Path | None) -> None:
 def photo_job(model, image_path: str | Path, work: Path, refine: bool = False, upright: bool = False,
               flip: bool = True) -> PhotoResult:  # fmt: skip
     """Predict every person in the photo: overlay, GLB for the viewer, JSON and OBJ meshes.
-    ``upright``: each person's crop turned upright first (ignored with ``refine``); ``flip``:
+    ``upright``: each person's crop turned upright first (``refine`` fits from that answer); ``flip``:
     each answer averaged with the one on the mirrored crop (``predict --flip``)."""
     from openhmr.predict.images import load_image
     from openhmr.predict.outputs import write_outputs
@@ -111,7 +111,7 @@ def photo_job(model, image_path: str | Path, work: Path, refine: bool = False, u
     refined = sum(p.refined for p in prediction.people)
     summary = f"{len(prediction.people)} person(s) found" + (f"; {refined} refined by fitting" if refine else "")
     if upright:
-        summary += "; crops not turned: refinement fits from the unturned crop" if refine else "; crops turned upright"
+        summary += "; crops turned upright" + ("; the fit starts from their answer" if refine else "")
     if flip and not refine:
         summary += "; averaged with the mirrored crop"
     return PhotoResult(
