@@ -261,9 +261,9 @@ class Model:
         """``image``: a path or an (H, W, 3) uint8 RGB array; ``boxes``: people's boxes
         (default: detected); ``refine``: None, "fit" or "eft" (fit each body to its 2D
         evidence, see :mod:`openhmr.fit`); ``upright``: turn each crop upright first (default:
-        the model's setting; refinement fits in the unturned crop, from the answer on the turned
-        one); ``flip``: average
-        the answer with the one on the mirrored crop (default: the model's setting; see
+        the model's setting; ``refine="fit"`` fits in the unturned crop, from the answer on the
+        turned one; ``eft`` tunes the network on the unturned crop); ``flip``: average the
+        answer with the one on the mirrored crop (default: the model's setting; see
         :mod:`openhmr.nets.flip`; ``refine="fit"`` starts from that answer). Returns a
         :class:`Prediction` (``.to_dict()`` for JSON)."""
         if isinstance(image, (str, Path)):
@@ -281,7 +281,7 @@ class Model:
                 people = self.people_from_crops(self.crops(image, boxes, focal_length, turn), None, flip)
             else:  # the fit works in the unturned crop's camera, from the network's answer on the turned one
                 plain = self.crops(image, boxes, focal_length, False)
-                people = self.people_from_crops(plain, refine, flip, self.turned(image, plain) if turn else None)
+                people = self.people_from_crops(plain, refine, flip, self.turned(image, plain) if turn and refine == "fit" else None)
         return Prediction(name or "<array>", width, height, self.body.name, self.checkpoint, people, self.body.joint_names)
 
 
