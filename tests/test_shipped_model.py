@@ -21,8 +21,8 @@ MEDIAPIPE = {
     "astronaut.jpg": np.array([[223, 131], [248, 115], [206, 107], [266, 125], [190, 112], [306, 257], [116, 235],
                                [NAN, NAN], [72, 396], [NAN, NAN], [NAN, NAN]], float),
 }  # fmt: skip
-FACE_MAX = 0.09  # trained (2026-11-29): 0.06; the untrained regressor: 0.18
-SYNTH_PCK10_MIN = 0.45  # of the person's box (2026-11-30, 16 renders): trained 0.80, the untrained regressor 0.23
+FACE_MAX = 0.09  # the upright model (2026-12-01): 0.065; the untrained regressor: 0.18
+SYNTH_PCK10_MIN = 0.45  # of the person's box (16 renders): the upright model (2026-12-01) 0.85, the untrained regressor 0.23
 BOXES = {"camera.png": (40.0, 60.0, 300.0, 452.0), "astronaut.jpg": (72.0, 106.0, 234.0, 290.0)}
 
 
@@ -58,7 +58,7 @@ def _face_and_arms_error(model, name: str) -> np.ndarray:
 
 
 def test_the_shipped_model_finds_the_cameraman_where_mediapipe_does(shipped, untrained):
-    """His face on his (measured: within 0.06 of the box; an untrained regressor on the same
+    """His face on his (measured: within 0.065 of the box; an untrained regressor on the same
     encoder: 0.18 — its mean body happens to have the shoulders right, so they are no test),
     facing the camera, head above hips, valid outputs."""
     from openhmr.detect.mediapipe import Detection
@@ -93,7 +93,7 @@ def test_the_shipped_model_recovers_fresh_synthetic_people(shipped, untrained, t
     trained = evaluate(shipped.hmr, data, "synth", progress=False)
     fresh = evaluate(untrained.hmr, data, "synth", progress=False)
     assert trained["pck10"] > SYNTH_PCK10_MIN and trained["pck10"] > fresh["pck10"] + 0.2, (trained, fresh)
-    assert trained["mpjpe"] < fresh["mpjpe"] * 0.85, (trained, fresh)  # measured 290 against 369 mm (2026-11-30)
+    assert trained["mpjpe"] < fresh["mpjpe"] * 0.85, (trained, fresh)  # measured 261 against 369 mm (2026-12-01)
 
 
 def test_the_shipped_weights_carry_no_machine_paths():
