@@ -124,12 +124,13 @@ def _ms_per_person(checkpoint: Path, body_model: str, batch: int = 16, repeats: 
     each, interleaved)."""
     import torch
 
+    from openhmr.detect.mediapipe import crop_rgb
     from openhmr.detect.upright import UprightTurn
     from openhmr.predict.predictor import load_model
 
     model = load_model(checkpoint=checkpoint, body_model=body_model, detector=None, flip=False)  # each pass says its own
     crops = torch.rand(batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-    turn, pixels = UprightTurn(), (crops * 255).byte().permute(0, 2, 3, 1).numpy()
+    turn, pixels = UprightTurn(), crop_rgb(crops)
 
     def upright():
         turn(pixels)  # the detector on each crop (the second cut is not counted, as the first is not)

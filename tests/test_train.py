@@ -141,6 +141,15 @@ def test_train_checkpoint_resume_and_eval_end_to_end(experiment, tmp_path, monke
     assert untrained.hmr.crop_margin == plain[1.3][0].hmr.crop_margin == 1.3 and plain[1.5][0].hmr.crop_margin == 1.5
     torch.testing.assert_close(wide[..., :2], narrow[..., :2] * 1.3 / 1.5)
     assert narrow[..., :2].abs().amax() > 0.5  # the keypoints spread over the crop, so the test has teeth
+    # upright=true reaches the network and its crops: every person turned by the detector's
+    # turn (here a fixed quarter), found once per source and then read from the work dir.
+    found = []
+    monkeypatch.setattr("openhmr.data.dataset.upright_turns", lambda ann, *a, **k: found.append(len(ann)) or np.full(len(ann), 90.0))
+    turned = [build_training(load_config(None, [*common, "steps=4", "data.views=1", "upright=true"])) for _ in range(2)]
+    assert turned[0][0].hmr.upright and not plain[1.3][0].hmr.upright and len(found) == 1
+    quarter = next(iter(turned[1][1]))["keypoints2d"]
+    torch.testing.assert_close(quarter[..., :2].norm(dim=-1), narrow[..., :2].norm(dim=-1), atol=1e-4, rtol=0)
+    assert (quarter[..., :2] - narrow[..., :2]).abs().amax() > 0.5
     assert main(["train", *common, "steps=4"]) == 0
     assert sorted(p.name for p in (out / "weights").iterdir()) == [
         "step_0000002.discriminator.safetensors", "step_0000002.safetensors",

@@ -186,6 +186,7 @@ def upright_turns(annotations: Annotations, res: int = CROP_RES, margin: float =
     finds the turn (0 where it finds nobody or the image cannot be read)."""
     from tqdm import tqdm
 
+    from openhmr.detect.mediapipe import crop_rgb
     from openhmr.detect.upright import UprightTurn
 
     turn, plain = UprightTurn(), CropDataset(annotations, res, margin=margin)
@@ -194,6 +195,5 @@ def upright_turns(annotations: Annotations, res: int = CROP_RES, margin: float =
         batch = [(i, plain.sample_or_none(i)) for i in range(start, min(start + batch_size, len(plain)))]
         batch = [(i, s) for i, s in batch if s is not None]
         if batch:
-            crops = np.stack([(s["image"] * 255).round().byte().permute(1, 2, 0).numpy() for _, s in batch])
-            angles[[i for i, _ in batch]] = turn(crops)
+            angles[[i for i, _ in batch]] = turn(crop_rgb(torch.stack([s["image"] for _, s in batch])))
     return angles

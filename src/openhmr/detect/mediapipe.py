@@ -59,8 +59,9 @@ def _pixels(result, shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def crop_rgb(crop) -> np.ndarray:
-    """A (3, R, R) tensor crop in [0, 1] -> the (R, R, 3) uint8 image MediaPipe reads."""
-    return (crop.permute(1, 2, 0) * 255).round().byte().numpy()
+    """A (3, R, R) tensor crop in [0, 1] -> the (R, R, 3) uint8 image MediaPipe reads; a batch
+    (B, 3, R, R) -> (B, R, R, 3)."""
+    return (crop.movedim(-3, -1) * 255).round().byte().numpy()
 
 
 def pixels_to_crop(marks: np.ndarray, res: int) -> np.ndarray:

@@ -19,7 +19,7 @@ import torch
 from openhmr.body import keypoints as kp
 from openhmr.body import load_body_model
 from openhmr.body.base import BodyModel
-from openhmr.detect.mediapipe import Detection, MediaPipeDetector
+from openhmr.detect.mediapipe import Detection, MediaPipeDetector, crop_rgb
 from openhmr.detect.movenet import MoveNetDetector
 from openhmr.detect.people import BlazePoseDetector
 from openhmr.detect.upright import UprightTurn
@@ -196,7 +196,7 @@ class Model:
         (MediaPipe's person detector on the crop finds the turn: :mod:`openhmr.detect.upright`)."""
         if self._turn is None:
             self._turn = UprightTurn()
-        angles = self._turn((crops.images.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy())
+        angles = self._turn(crop_rgb(crops.images))
         images = _tensor(_cut(image, crops.centres, crops.sizes, angles))
         return dataclasses.replace(crops, images=images, angles=angles)
 
@@ -210,17 +210,17 @@ class Model:
         return {f: torch.cat([getattr(o, f) for o in outs]).cpu() for f in PERSON_FIELDS}
 
     def people_from_crops(self, crops: Crops, refine: str | None = None, flip: bool | None = None,
-                          start: Crops | None = None) -> list[Person]:  # fmt: skip
+                          turned: Crops | None = None) -> list[Person]:  # fmt: skip
         """The people of ``crops``: what :meth:`predict` does after cropping (``flip``: see
         :meth:`run_crops`). With ``refine``, ``crops`` must be unturned (the fit works in their
-        camera); ``refine="fit"`` starts from the network's answer on ``start`` (the same people
+        camera); ``refine="fit"`` starts from the network's answer on ``turned`` (the same people
         turned upright, :meth:`turned`) when given, else on ``crops``."""
         if refine is None:
             return _people(self._answer(crops, flip), crops, self.coco17_index, self.coco17_mask)
         if crops.angles is not None:
             raise OpenHMRError("Refinement fits in the unturned crop's camera: cut the crops with upright=False "
-                               "and pass the turned ones as start.")
-        return self._refined_people(crops, refine, self.flip if flip is None else flip, start)
+                               "and pass the turned ones as turned=.")
+        return self._refined_people(crops, refine, self.flip if flip is None else flip, turned)
 
     def _answer(self, crops: Crops, flip: bool | None) -> dict[str, torch.Tensor]:
         """The network's outputs (PERSON_FIELDS, batch B) on ``crops``, in the unturned crop's frame."""
@@ -234,14 +234,14 @@ class Model:
             self._refiners[mode] = Refiner(self.hmr, mode, self._priors, self.fit_settings)
         return self._refiners[mode]
 
-    def _refined_people(self, crops: Crops, mode: str, flip: bool, start: Crops | None) -> list[Person]:
+    def _refined_people(self, crops: Crops, mode: str, flip: bool, turned: Crops | None) -> list[Person]:
         targets = evidence_targets(crops, self.detector)
         camera = FullImageCamera(crops.centres_t, crops.sizes_t, crops.image_sizes, crops.focal)
-        params = None
-        if start is not None and mode == "fit":
-            out = self._answer(start, flip)
-            params = BodyParams(out["camera"], out["rotmats"], out["shape"])
-        result = self.refiner(mode)(crops.images.to(self.device), targets, camera, flip, params)
+        start = None
+        if turned is not None and mode == "fit":
+            out = self._answer(turned, flip)
+            start = BodyParams(out["camera"], out["rotmats"], out["shape"])
+        result = self.refiner(mode)(crops.images.to(self.device), targets, camera, flip, start)
         with torch.no_grad():
             decoded = self.hmr.decode_params(result.params.camera, result.params.rotmats, result.params.shape)
         out = {f: getattr(decoded, f).cpu() for f in PERSON_FIELDS}

@@ -81,18 +81,12 @@ class TFLiteGraph(nn.Module):
     def cuts(self, op: str = "add") -> list[int]:
         """The layers (positions in ``spec["layers"]``) of kind ``op`` after which the network
         is a chain: their output is the only tensor any later layer reads from before them.
-        For BlazePose's ``add`` layers these are the ends of its residual blocks."""
-        last_read: dict[int, int] = {}
+        For BlazePose's ``add`` layers these are the ends of its residual blocks. (Every layer's
+        output is read later or is a model output: :func:`graph_spec` keeps no other.)"""
+        live, found = {self.input_index}, []
         for step, layer in enumerate(self.spec["layers"]):
-            for i in layer["inputs"]:
-                if i is not None:
-                    last_read[i] = step
-        last_read |= {i: len(self.spec["layers"]) for i in self.output_indices}  # read by the caller
-        written = {self.input_index: -1} | {layer["output"]: step for step, layer in enumerate(self.spec["layers"])}
-        found = []
-        for step, layer in enumerate(self.spec["layers"]):
-            live = [i for i, at in written.items() if at <= step and last_read.get(i, -1) > step]
-            if layer["op"] == op and live == [layer["output"]]:
+            live = (live | {layer["output"]}) - set(self._free_after[step])
+            if layer["op"] == op and live == {layer["output"]}:
                 found.append(step)
         return found
 
