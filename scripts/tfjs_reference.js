@@ -1,8 +1,10 @@
-// The reference for tests/data/movenet_astronaut_tfjs.json: a TensorFlow.js graph model run by
-// TensorFlow.js itself (pure-JavaScript CPU backend, Node.js), to check openhmr's PyTorch reader.
+// The references for tests/data/{movenet,centernet}_astronaut_tfjs.json: a TensorFlow.js graph
+// model run by TensorFlow.js itself (pure-JavaScript CPU backend, Node.js), to check openhmr's
+// PyTorch reader.
 //   npm install @tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-converter@4.22.0 @tensorflow/tfjs-backend-cpu@4.22.0
-//   node scripts/tfjs_reference.js MODEL.json INPUT.bin H W OUT.json
-// INPUT.bin: the (H, W, 3) int32 image, row-major (numpy's tofile). OUT.json: {"output": {shape, data}}.
+//   node scripts/tfjs_reference.js MODEL.json INPUT.bin H W OUT.json [DTYPE [OUTPUT]]
+// INPUT.bin: the (H, W, 3) image, row-major (numpy's tofile), as DTYPE (int32, the default, or
+// float32). OUTPUT: the node to read (default: the graph's only output). OUT.json: {"output": {shape, data}}.
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs-core');
@@ -11,7 +13,7 @@ const tfc = require('@tensorflow/tfjs-converter');
 
 (async () => {
   await tf.setBackend('cpu');
-  const [modelPath, inputPath, H, W, outPath] = process.argv.slice(2);
+  const [modelPath, inputPath, H, W, outPath, dtype = 'int32', outputName] = process.argv.slice(2);
   const json = JSON.parse(fs.readFileSync(modelPath));
   const specs = [];
   const shards = [];
@@ -25,7 +27,9 @@ const tfc = require('@tensorflow/tfjs-converter');
     weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
   }));
   const raw = fs.readFileSync(inputPath);
-  const input = tf.tensor(new Int32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), [1, +H, +W, 3], 'int32');
-  const out = await model.executeAsync(input);
+  const values = dtype === 'float32' ? new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4)
+    : new Int32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  const input = tf.tensor(values, [1, +H, +W, 3], dtype);
+  const out = await model.executeAsync(input, outputName);
   fs.writeFileSync(outPath, JSON.stringify({output: {shape: out.shape, data: Array.from(await out.data())}}));
 })();

@@ -92,6 +92,37 @@ def test_strided_slice_masks_top_k_and_gather_nd_follow_tensorflow(tmp_path):
     assert torch.equal(picked, torch.tensor([2.0, 0.5]))
 
 
+def test_legacy_bilinear_resize_gather_floor_mod_and_mean_follow_tensorflow(tmp_path):
+    """CenterNet's ops: ResizeBilinear without half-pixel centres samples output pixel i at
+    i · in / out (the last ones clamp to the edge), unlike PyTorch's bilinear; GatherV2 indexes
+    one axis by a whole index tensor; FloorMod takes the divisor's sign; Mean keeps dims."""
+    from openhmr.nets.tfjs_graph import TFJSGraph
+
+    flag = lambda value: {"b": value}
+    nodes = [
+        {"name": "legacy", "op": "ResizeBilinear", "input": ["x", "size"],
+         "attr": {"align_corners": flag(False), "half_pixel_centers": flag(False)}},
+        {"name": "half", "op": "ResizeBilinear", "input": ["x", "size"],
+         "attr": {"align_corners": flag(False), "half_pixel_centers": flag(True)}},
+        {"name": "picked", "op": "GatherV2", "input": ["table", "where", "axis"], "attr": {"batch_dims": {"i": "0"}}},
+        {"name": "mod", "op": "FloorMod", "input": ["a", "b"]},
+        {"name": "mean", "op": "Mean", "input": ["x", "axes"], "attr": {"keep_dims": flag(True)}},
+    ]  # fmt: skip
+    weights = {"size": np.array([4, 6]), "table": np.arange(6, dtype=np.float32).reshape(2, 3),
+               "where": np.array([[2, 0]]), "axis": np.array(1), "a": np.array([-3.0, 4.0], np.float32),
+               "b": np.array([2.0, -3.0], np.float32), "axes": np.array([1, 2])}  # fmt: skip
+    net = TFJSGraph.from_file(_write_graph(tmp_path, nodes, weights), outputs=["legacy", "half", "picked", "mod", "mean"])
+    x = torch.tensor([[0.0, 10.0, 20.0], [30.0, 40.0, 50.0]]).view(1, 2, 3, 1)
+    legacy, half, picked, mod, mean = net(x)
+    rows = [[0, 5, 10, 15, 20, 20], [15, 20, 25, 30, 35, 35], [30, 35, 40, 45, 50, 50], [30, 35, 40, 45, 50, 50]]
+    assert torch.equal(legacy[0, :, :, 0], torch.tensor(rows, dtype=torch.float32))
+    assert torch.allclose(half, F.interpolate(x.permute(0, 3, 1, 2), size=(4, 6), mode="bilinear").permute(0, 2, 3, 1))
+    assert not torch.allclose(half, legacy)
+    assert torch.equal(picked, torch.tensor([[[2.0, 0.0]], [[5.0, 3.0]]]))
+    assert torch.equal(mod, torch.tensor([1.0, -2.0]))
+    assert mean.shape == (1, 1, 1, 1) and mean.item() == 25.0
+
+
 def test_an_op_the_reader_lacks_is_named_when_the_file_is_read(tmp_path):
     from openhmr.nets.tfjs_graph import TFJSGraph
 

@@ -49,10 +49,12 @@ def add_parser(commands) -> None:
     predict.add_argument("--bbox", help="x,y,w,h: the person's box in pixels, for every input (no detector)")
     predict.add_argument("--keypoints", help="OpenPose or COCO keypoint JSON, or a folder of OpenPose <stem>_keypoints.json files, to take people's boxes from")
     predict.add_argument("--no-detector", action="store_true", help="skip MediaPipe: the whole image is the box")
-    predict.add_argument("--detector", default="mediapipe", choices=("mediapipe", "blazepose", "movenet"),
+    predict.add_argument("--detector", default="mediapipe", choices=("mediapipe", "blazepose", "movenet", "crowd"),
                          help="who finds people: MediaPipe Pose (default), its pipeline rebuilt in PyTorch "
                               "(every person in one pass; also the landmarks and masks --refine fits to), or "
-                              "MoveNet MultiPose (up to six people in one pass; fetch it once with `make movenet`)")
+                              "MoveNet MultiPose (up to six people in one pass; fetch it once with `make movenet`), or "
+                              "crowd: MoveNet plus the CenterNet proposals MoveNet confirms on a closer look (more "
+                              "people in crowded photos, about 0.34 s more per photo; `make movenet` fetches both)")
     predict.add_argument("--refine", choices=("fit", "eft"),
                          help="fit each body to its 2D evidence (MediaPipe's landmarks, or --keypoints): "
                               "'fit' optimises the body, 'eft' fine-tunes the network on the person; kept only when it helps")

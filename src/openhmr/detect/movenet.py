@@ -119,8 +119,11 @@ class MoveNetDetector:
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
         height, width = image.shape[:2]
-        found = (p.detection(width, height) for p in self.movenet.find(image))
+        found = (p.detection(width, height) for p in self.people(image))
         return [d for d in found if d is not None]
+
+    def people(self, image: np.ndarray) -> list[MoveNetPerson]:
+        return self.movenet.find(image)
 
     def _evidence(self):
         if self._mediapipe is None:

@@ -1,6 +1,6 @@
 """A TensorFlow.js graph model (``model.json`` + weight shards) run by PyTorch.
 
->>> net = TFJSGraph.from_file("movenet-multipose.json")
+>>> net = TFJSGraph.from_file("movenet-multipose.json")   # or centernet.json
 >>> (people,) = net(image)   # image (1, H, W, 3), the graph's own input; its outputs, in order
 
 An interpreter of the graph's TensorFlow ops, node by node in the file's topological order,
@@ -175,10 +175,34 @@ def _strided_slice(node: dict, x: torch.Tensor, begin: torch.Tensor, end: torch.
 
 
 def _resize_bilinear(node: dict, x: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
-    if _attr(node, "align_corners", False) or not _attr(node, "half_pixel_centers", False):
-        raise OpenHMRError(f"ResizeBilinear {node['name']} without half-pixel centres is not supported.")
-    y = F.interpolate(x.permute(0, 3, 1, 2), size=tuple(size.tolist()), mode="bilinear", align_corners=False)
-    return y.permute(0, 2, 3, 1)
+    if _attr(node, "align_corners", False):
+        raise OpenHMRError(f"ResizeBilinear {node['name']} with aligned corners is not supported.")
+    height, width = size.tolist()
+    if _attr(node, "half_pixel_centers", False):
+        y = F.interpolate(x.permute(0, 3, 1, 2), size=(height, width), mode="bilinear", align_corners=False)
+        return y.permute(0, 2, 3, 1)
+    # TensorFlow's legacy sampling (PyTorch has no mode for it): output pixel i reads the input at
+    # i · in / out, with no half-pixel shift, its right neighbour clamped at the edge.
+    rows, row_weights = _legacy_samples(height, x.shape[1])
+    cols, col_weights = _legacy_samples(width, x.shape[2])
+    y = x[:, rows[0]] + (x[:, rows[1]] - x[:, rows[0]]) * row_weights.view(1, -1, 1, 1)
+    return y[:, :, cols[0]] + (y[:, :, cols[1]] - y[:, :, cols[0]]) * col_weights.view(1, 1, -1, 1)
+
+
+def _legacy_samples(size_out: int, size_in: int) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """(left, right) input indices (size_out,) each and the right one's weight (size_out,)."""
+    where = torch.arange(size_out, dtype=torch.float32) * (size_in / size_out)
+    left = where.floor().long().clamp(max=size_in - 1)
+    return (left, (left + 1).clamp(max=size_in - 1)), where - left
+
+
+def _gather(node: dict, params: torch.Tensor, indices: torch.Tensor, axis: torch.Tensor) -> torch.Tensor:
+    """GatherV2 without batch dimensions: params' axis indexed by every entry of indices."""
+    if _attr(node, "batch_dims", 0):
+        raise OpenHMRError(f"GatherV2 {node['name']} with batch dimensions is not supported.")
+    axis = int(axis) % params.dim()
+    picked = torch.index_select(params, axis, indices.reshape(-1).long())
+    return picked.reshape(*params.shape[:axis], *indices.shape, *params.shape[axis + 1 :])
 
 
 def _max_pool(node: dict, x: torch.Tensor) -> torch.Tensor:
@@ -242,6 +266,7 @@ _OPS: dict[str, Callable] = {
     "Mul": _binary(torch.mul),
     "RealDiv": _binary(torch.div),
     "FloorDiv": _binary(lambda a, b: torch.div(a, b, rounding_mode="floor")),
+    "FloorMod": _binary(torch.remainder),  # the divisor's sign, as TensorFlow's
     "Minimum": _binary(torch.minimum),
     "Maximum": _binary(torch.maximum),
     "SquaredDifference": _binary(lambda a, b: (a - b).square()),
@@ -267,10 +292,12 @@ _OPS: dict[str, Callable] = {
     "ResizeBilinear": _resize_bilinear,
     "MaxPool": _max_pool,
     "GatherNd": _gather_nd,
+    "GatherV2": _gather,
     "TopKV2": _top_k,
     "Select": _select,
     "SelectV2": lambda node, c, a, b: torch.where(c, a, b),
     "ArgMax": lambda node, a, axis: a.argmax(int(axis)),
     "Max": _reduce(lambda x, d, keep: x.amax(d, keepdim=keep)),
     "Sum": _reduce(lambda x, d, keep: x.sum(d, keepdim=keep)),
+    "Mean": _reduce(lambda x, d, keep: x.mean(d, keepdim=keep)),
 }

@@ -19,6 +19,7 @@ import torch
 from openhmr.body import keypoints as kp
 from openhmr.body import load_body_model
 from openhmr.body.base import BodyModel
+from openhmr.detect.crowd import CrowdDetector
 from openhmr.detect.mediapipe import Detection, MediaPipeDetector, crop_rgb
 from openhmr.detect.movenet import MoveNetDetector
 from openhmr.detect.people import BlazePoseDetector
@@ -110,7 +111,7 @@ def _rounded(values: np.ndarray, decimals: int):
     return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
 
 
-DETECTORS = ("mediapipe", "blazepose", "movenet")
+DETECTORS = ("mediapipe", "blazepose", "movenet", "crowd")
 
 
 class Model:
@@ -161,11 +162,13 @@ class Model:
     def detector(self):
         """The person detector, created on first use: "mediapipe" (MediaPipe Pose),
         "blazepose" (its PyTorch rebuild, :class:`openhmr.detect.people.BlazePoseDetector`) or
-        "movenet" (MoveNet MultiPose, :class:`openhmr.detect.movenet.MoveNetDetector`); None
-        when unavailable (whole-image fallback)."""
+        "movenet" (MoveNet MultiPose, :class:`openhmr.detect.movenet.MoveNetDetector`) or "crowd"
+        (MoveNet plus the CenterNet proposals it confirms, :class:`openhmr.detect.crowd.CrowdDetector`);
+        None when unavailable (whole-image fallback)."""
         if self._detector is None and self._detector_choice in DETECTORS:
             try:
-                kinds = {"mediapipe": MediaPipeDetector, "blazepose": BlazePoseDetector, "movenet": MoveNetDetector}
+                kinds = {"mediapipe": MediaPipeDetector, "blazepose": BlazePoseDetector, "movenet": MoveNetDetector,
+                         "crowd": CrowdDetector}
                 self._detector = kinds[self._detector_choice]()
             except OpenHMRError as e:
                 warnings.warn(f"No person detector ({e}); without --bbox the whole image is used.", stacklevel=2)
@@ -335,7 +338,9 @@ def load_model(
     """A ready :class:`Model`. ``checkpoint``: a weights .safetensors (default: the shipped
     Anny model); ``body_model``: "anny" or an SMPL file; ``detector``: "mediapipe",
     "blazepose" (MediaPipe's pipeline rebuilt in PyTorch: every person in one pass),
-    "movenet" (MoveNet MultiPose: up to six people in one pass; ``make movenet``) or None;
+    "movenet" (MoveNet MultiPose: up to six people in one pass; ``make movenet``), "crowd"
+    (MoveNet plus the CenterNet proposals MoveNet confirms on a closer look: more people in
+    crowded photos, slower; ``make movenet``) or None;
     ``runtime``: "torch" or "onnx" (the network through onnxruntime, see :meth:`Model.use_onnx`);
     ``upright``: cut each person a second time, turned upright (MediaPipe's person detector
     on the crop finds the turn; see :mod:`openhmr.detect.upright`; default: as the network was
