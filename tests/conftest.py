@@ -57,3 +57,13 @@ def random_pose(body, batch, generator, scale=0.4):
 def load_npz(path):
     with np.load(path) as f:
         return {k: f[k] for k in f.files}
+
+
+def fetched_or_skip(find):
+    """find() -> the path of a file ``make`` fetches; the test skips with its sentence when missing."""
+    from openhmr.errors import OpenHMRError
+
+    try:
+        return find()
+    except OpenHMRError as e:
+        pytest.skip(str(e))

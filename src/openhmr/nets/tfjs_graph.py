@@ -60,6 +60,17 @@ def read_tfjs_graph(path: str | Path) -> tuple[list[dict], dict[str, np.ndarray]
     return nodes, weights, outputs
 
 
+def fetched_graph(folder: str, name: str, what: str) -> Path:
+    """``cache_dir()/folder/name``, a graph ``make movenet`` puts in the cache (its weights beside
+    it); one sentence naming ``what`` when it is missing."""
+    from openhmr.nets.blazepose import cache_dir
+
+    path = cache_dir() / folder / name
+    if not path.is_file():
+        raise OpenHMRError(f"{what} is not in {path.parent}: fetch it once with `make movenet` (npm).")
+    return path
+
+
 def _attr(node: dict, key: str, default=None):
     """A node attribute as a Python value (ints, floats, bools, strings, int lists)."""
     value = node.get("attr", {}).get(key)
