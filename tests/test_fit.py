@@ -359,6 +359,45 @@ def test_fit_labels_writes_pseudo_3d_resumes_and_skips_unreadable_images(tmp_pat
         assert "Fit setting" in capsys.readouterr().err
 
 
+def test_fit_labels_with_an_upright_network_starts_each_fit_from_its_answer_on_the_turned_crop(tmp_path, small_hmr, anny_body, monkeypatch):
+    """As predict does (test above): the fit is in the plain crop and starts from the network's
+    answer on the crop turned upright (a fixed 90° here), turned back by Rz(90°)."""
+    from PIL import Image
+
+    from openhmr.data.dataset import CropDataset
+    from openhmr.data.sources import read_annotations
+    from openhmr.fit import Refiner, labels
+    from openhmr.geometry.rotations import axis_angle_to_matrix
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (200, 160, 3), dtype=np.uint8)).save(tmp_path / "a.jpg")
+    part = np.zeros((2, 23, 3))
+    part[:, :17, :2] = rng.uniform(40, 150, (2, 17, 2))
+    part[:, :17, 2] = 1
+    np.savez(tmp_path / "set.npz", imgname=np.array(["a.jpg", "a.jpg"]), center=np.array([[80.0, 100.0], [90.0, 95.0]]),
+             scale=np.full(2, 0.8), part=part, keypoint_convention=np.array("coco23"))  # fmt: skip
+    ann = read_annotations(str(tmp_path / "set.npz"), labels.CONVENTION)
+    refiner = Refiner(small_hmr, "fit", settings=labels.LabelJob(("x",), None, settings=("iterations=2",)).fit_settings())
+    job = labels.LabelJob((str(tmp_path / "set.npz"),), None)
+    monkeypatch.setattr(labels, "_WORKER", {"job": job, "body": anny_body, "refiner": refiner, "annotations": [ann],
+                                            "turn": lambda crops: np.full(len(crops), 90.0)})  # fmt: skip
+    seen = []
+    call = Refiner.__call__
+    monkeypatch.setattr(Refiner, "__call__", lambda self, crops, *a, **k: seen.append((crops, k)) or call(self, crops, *a, **k))
+    labels._fit_chunk((0, 0, 2, str(tmp_path / "part.npz")))
+
+    (crops, kwargs), plain_set = seen[0], CropDataset(ann, margin=small_hmr.crop_margin)
+    torch.testing.assert_close(crops, torch.stack([plain_set.sample_or_none(i)["image"] for i in range(2)]))  # fit: plain crops
+    turned = refiner.estimate(torch.stack([plain_set.sample_or_none(i, rotation=90.0)["image"] for i in range(2)]))
+    plain = refiner.estimate(crops)
+    start, roll = kwargs["start"], axis_angle_to_matrix(torch.tensor([[0.0, 0.0, np.pi / 2]]))
+    torch.testing.assert_close(start.rotmats[:, 0], roll @ turned.rotmats[:, 0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(start.camera[:, 1:], (roll[:, :2, :2] @ turned.camera[:, 1:, None])[..., 0], atol=1e-6, rtol=0)
+    assert (start.rotmats[:, 0] - plain.rotmats[:, 0]).abs().max() > 0.1  # not the plain crop's answer
+    # The shipped network was trained upright: its fits start turned; eft tunes on the plain crop.
+    assert labels.starts_turned(labels.LabelJob(("x",), None)) and not labels.starts_turned(labels.LabelJob(("x",), None, "eft"))
+
+
 def test_fit_settings_parse_overrides_with_their_types():
     settings = FitSettings.parse(["iterations=40", "discriminator=0.5", "optimiser=adam"])
     assert (settings.iterations, settings.discriminator, settings.optimiser) == (40, 0.5, "adam")

@@ -7,6 +7,10 @@ keypoints), ``pose, shape, has_smpl``) plus ``fit_error_px`` (crop pixels, 224²
 ``fit_accepted`` and ``good``: a fit is good when it was accepted and its error is at most
 ``max_error_px``; only good fits carry 3D (``has_smpl``, ``S`` confidence), as in SPIN and EFT.
 
+An upright network (trained on crops turned upright, :mod:`openhmr.nets.upright`) starts each
+fit from its answer on the crop turned upright (MediaPipe's person detector on the crop finds
+the turn, as in ``predict --refine fit``), turned back; the fit itself is in the plain crop.
+
 Work is cut into chunks of people written to ``OUT.parts/`` as they finish: a killed run
 resumes where it stopped. Chunks run in parallel worker processes; an unreadable image skips
 its person (counted), never the run.
@@ -63,6 +67,7 @@ def _worker_init(job: LabelJob) -> None:
     """Each worker process: one thread, its own model and priors, the sets read once."""
     from openhmr.body import load_body_model
     from openhmr.data.sources import read_annotations
+    from openhmr.detect.upright import UprightTurn
     from openhmr.fit.refine import Priors, Refiner
     from openhmr.nets.weights_io import load_hmr, read_metadata
 
@@ -75,7 +80,28 @@ def _worker_init(job: LabelJob) -> None:
     _WORKER.update(
         job=job, body=body, refiner=Refiner(hmr, job.mode, Priors.for_checkpoint(checkpoint, body), settings),
         annotations=[read_annotations(s, CONVENTION) for s in job.sources],
+        turn=UprightTurn() if starts_turned(job) else None,
     )
+
+
+def starts_turned(job: LabelJob) -> bool:
+    """Whether the job's fits start from the network's answer on crops turned upright: ``fit``
+    with a network trained on them (``eft`` tunes the network on the plain crop)."""
+    from openhmr.nets.weights_io import read_metadata
+
+    return job.mode == "fit" and bool(read_metadata(checkpoint_of(job))[0].get("upright", False))
+
+
+def _turned_start(dataset, kept: list[tuple[int, dict]], crops: torch.Tensor):
+    """The network's answer on each crop of ``kept`` turned upright, turned back: the fits'
+    start (B people; crops (B, 3, H, W) are their plain crops)."""
+    from openhmr.detect.mediapipe import crop_rgb
+
+    angles = np.asarray(_WORKER["turn"](crop_rgb(crops)), dtype=np.float32)  # (B,) degrees
+    samples = [dataset.sample_or_none(i, rotation=float(a)) for (i, _), a in zip(kept, angles)]
+    angles[[s is None for s in samples]] = 0.0  # unreadable since a moment ago: start from the plain crop
+    turned = torch.stack([crop if s is None else s["image"] for s, crop in zip(samples, crops)])
+    return _WORKER["refiner"].estimate(turned, angles=torch.from_numpy(angles))
 
 
 def _fit_chunk(task: tuple[int, int, int, str]) -> tuple[str, int, int]:
@@ -99,7 +125,8 @@ def _fit_chunk(task: tuple[int, int, int, str]) -> tuple[str, int, int]:
             continue
         crops = torch.stack([x["image"] for _, x in kept])
         labels = torch.stack([x["keypoints2d"] for _, x in kept])
-        result = refiner(crops, Targets(labels[..., :2], labels[..., 2], names))
+        start = _turned_start(dataset, kept, crops) if _WORKER["turn"] is not None else None
+        result = refiner(crops, Targets(labels[..., :2], labels[..., 2], names), start=start)
         params = result.params
         with torch.no_grad():
             out = body(params.rotmats[:, 0], params.rotmats[:, 1:], params.shape)
@@ -137,7 +164,7 @@ def fit_labels(job: LabelJob, out: str | Path, workers: int = 1, chunk: int = 64
     recorded = parts / "job.json"
     settings = dataclasses.asdict(job.fit_settings())
     this = json.dumps({**dataclasses.asdict(job), "chunk": chunk, "content": job_fingerprint(job, annotations),
-                       "fit_settings": settings}, sort_keys=True)  # fmt: skip
+                       "fit_settings": settings, "starts_turned": starts_turned(job)}, sort_keys=True)  # fmt: skip
     if recorded.is_file() and recorded.read_text() != this:
         raise OpenHMRError(
             f"{parts} holds the parts of a different fit-labels run ({_what_differs(recorded.read_text(), this)}); "

@@ -17,6 +17,7 @@ from openhmr.fit.pose_prior import PosePrior
 from openhmr.fit.targets import FullImageCamera, Targets
 from openhmr.nets.flip import final_answer
 from openhmr.nets.hmr import HMR
+from openhmr.nets.upright import turned_back
 from openhmr.shipped import shipped_pose_prior
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,15 @@ class Refiner:
         return Objective(self.hmr.body, targets, start, self.settings, p.discriminator, p.pose_prior, full_image)
 
     @torch.no_grad()
-    def estimate(self, crops: torch.Tensor, flip: bool = False) -> BodyParams:
-        """The network's answer on ``crops``; ``flip``: averaged with the mirrored crops' (:mod:`openhmr.nets.flip`)."""
+    def estimate(self, crops: torch.Tensor, flip: bool = False, angles: torch.Tensor | None = None) -> BodyParams:
+        """The network's answer on ``crops``; ``flip``: averaged with the mirrored crops' (:mod:`openhmr.nets.flip`);
+        ``angles`` (B,): the degrees ``crops`` were turned (an upright network's crops), the
+        answer turned back into the unturned crops' frame (:mod:`openhmr.nets.upright`)."""
         out = final_answer(self.hmr, crops, flip) if flip else self.hmr(crops, decode="none")[-1]
-        return BodyParams(out.camera, out.rotmats, out.shape)
+        if angles is None:
+            return BodyParams(out.camera, out.rotmats, out.shape)
+        back = turned_back({"camera": out.camera, "rotmats": out.rotmats}, angles.to(crops.device))
+        return BodyParams(back["camera"], back["rotmats"], out.shape)
 
     def __call__(self, crops: torch.Tensor, targets: Targets, full_image: FullImageCamera | None = None,
                  flip: bool = False, start: BodyParams | None = None) -> FitResult:  # fmt: skip
