@@ -25,7 +25,7 @@ from openhmr.detect.movenet import MoveNetDetector
 from openhmr.detect.people import BlazePoseDetector
 from openhmr.detect.upright import UprightTurn
 from openhmr.errors import OpenHMRError
-from openhmr.fit import BodyParams, FitSettings, FullImageCamera, Priors, Refiner
+from openhmr.fit import FitSettings, FullImageCamera, Priors, Refiner
 from openhmr.geometry.camera import CROP_RES, crop_cam_to_full, intrinsics
 from openhmr.geometry.crop import crop_matrix, warp_image
 from openhmr.geometry.rotations import matrix_to_axis_angle
@@ -241,9 +241,8 @@ class Model:
         targets = evidence_targets(crops, self.detector)
         camera = FullImageCamera(crops.centres_t, crops.sizes_t, crops.image_sizes, crops.focal)
         start = None
-        if turned is not None and mode == "fit":
-            out = self._answer(turned, flip)
-            start = BodyParams(out["camera"], out["rotmats"], out["shape"])
+        if turned is not None and mode == "fit":  # the upright network's answer, turned back
+            start = self.refiner(mode).estimate(turned.images.to(self.device), flip, torch.from_numpy(turned.angles))
         result = self.refiner(mode)(crops.images.to(self.device), targets, camera, flip, start)
         with torch.no_grad():
             decoded = self.hmr.decode_params(result.params.camera, result.params.rotmats, result.params.shape)
