@@ -6,9 +6,10 @@ A proposal is confirmed when MoveNet finds someone (at its own score threshold) 
 whose box overlaps the proposal's by IoU >= ``CONFIRM_IOU``; the person keeps CenterNet's box
 and score and MoveNet's keypoints. Proposals on a person already found (IoU > 0.5) are skipped
 without a look. Each look is one MoveNet pass (about 25 ms on one core), so crowded photos cost
-the most. Two detectors must agree, so CenterNet's false people (a bag, a poster, the cut-off
-part of somebody) mostly stay out; measured on coco-mini in ``bench/detect.py``. The settings
-below were chosen on coco-mini itself (60 photos), so its figures for them flatter a little.
+the most. Two detectors must agree, so most of CenterNet's false people stay out (on coco-mini,
+``bench/detect.py``: precision 0.609 for its proposals alone, 0.923 for the people kept, recall
+0.744 against MoveNet's 0.558). The settings below were chosen on coco-mini itself (60
+photos), so its figures for them flatter a little.
 """
 
 from __future__ import annotations

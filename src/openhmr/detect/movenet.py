@@ -118,6 +118,7 @@ class MoveNetDetector:
         return [d for d in found if d is not None]
 
     def people(self, image: np.ndarray) -> list[MoveNetPerson]:
+        """The people of an RGB uint8 image (H, W, 3), best first (what a subclass adds to)."""
         return self.movenet.find(image)
 
     def _evidence(self):

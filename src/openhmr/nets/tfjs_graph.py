@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from openhmr.errors import OpenHMRError
+from openhmr.nets.blazepose import cache_dir
 from openhmr.nets.tflite.ops import activation, same_padding
 
 _DTYPES = {"DT_FLOAT": torch.float32, "DT_INT32": torch.int64, "DT_BOOL": torch.bool}
@@ -63,8 +64,6 @@ def read_tfjs_graph(path: str | Path) -> tuple[list[dict], dict[str, np.ndarray]
 def fetched_graph(folder: str, name: str, what: str) -> Path:
     """``cache_dir()/folder/name``, a graph ``make movenet`` puts in the cache (its weights beside
     it); one sentence naming ``what`` when it is missing."""
-    from openhmr.nets.blazepose import cache_dir
-
     path = cache_dir() / folder / name
     if not path.is_file():
         raise OpenHMRError(f"{what} is not in {path.parent}: fetch it once with `make movenet` (npm).")
