@@ -40,7 +40,7 @@ def main() -> None:
     people = {img["id"]: [] for img in data["images"]}
     for ann in data["annotations"]:
         people[ann["image_id"]].append(ann)
-    counted = lambda anns: [a for a in anns if a["num_keypoints"] >= 5 and not a["iscrowd"]]  # noqa: E731
+    counted = lambda anns: [a for a in anns if a["num_keypoints"] >= 5 and not a["iscrowd"]]
     licences = {lic["id"]: lic["name"] for lic in data["licenses"]}
     may_draw_on = [img for img in data["images"] if "NoDerivs" not in licences[img["license"]]]
     crowded = sorted(may_draw_on, key=lambda img: (-len(counted(people[img["id"]])), img["id"]))[: args.photos]

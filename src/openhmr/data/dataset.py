@@ -115,6 +115,18 @@ class CropDataset(torch.utils.data.Dataset):
         image = self._read_image(index)
         return None if image is None else self._sample(index, image, rotation)
 
+    def turned(self, indices: list[int], crops: torch.Tensor, turn) -> tuple[torch.Tensor, np.ndarray]:
+        """The people ``indices``, whose plain crops are ``crops`` (B, 3, R, R), cut again turned
+        upright: (B, 3, R, R) and the turns (B,) degrees, found by ``turn`` (uint8 crops
+        (B, R, R, 3) -> degrees: :class:`openhmr.detect.upright.UprightTurn`). A person whose
+        image no longer reads keeps the plain crop, turn 0."""
+        from openhmr.detect.mediapipe import crop_rgb
+
+        angles = np.array(turn(crop_rgb(crops)), dtype=np.float64)
+        samples = [self.sample_or_none(i, rotation=float(a)) for i, a in zip(indices, angles)]
+        angles[[s is None for s in samples]] = 0.0
+        return torch.stack([crop if s is None else s["image"] for s, crop in zip(samples, crops)]), angles
+
     def _sample(self, i: int, image: np.ndarray, rotation: float = 0.0) -> dict[str, torch.Tensor]:
         aug = Augmentation(rotation=rotation)
         center, box_size = self.ann.center[i], float(self.ann.box_size[i])

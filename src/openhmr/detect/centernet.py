@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from torchvision.ops import nms
 
-from openhmr.detect.pose_detector import box_iou
 from openhmr.nets.tfjs_graph import TFJSGraph, fetched_graph
 
 INPUT_SIDE = 512
@@ -53,10 +53,6 @@ class CenterNet:
         height, width = image.shape[:2]
         rows = self.run(cv2.resize(image, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_AREA))
         rows = rows[(rows[:, 5] == PERSON) & (rows[:, 4] >= self.min_score)]
-        scale = np.array([width, height, width, height], float) / INPUT_SIDE
-        kept: list[tuple[float, np.ndarray]] = []
-        for row in rows[np.argsort(-rows[:, 4], kind="stable")]:
-            box = row[:4].astype(float) * scale
-            if not kept or (box_iou(box, np.stack([b for _, b in kept])) <= NMS_IOU).all():
-                kept.append((float(row[4]), box))
-        return kept
+        boxes = rows[:, :4].astype(np.float64) * (np.array([width, height, width, height]) / INPUT_SIDE)
+        kept = nms(torch.from_numpy(boxes), torch.from_numpy(rows[:, 4].astype(np.float64)), NMS_IOU)  # best first
+        return [(float(rows[i, 4]), boxes[i]) for i in kept.tolist()]

@@ -5,8 +5,8 @@ look, a view cut around the proposal, where a small person fills more of MoveNet
 A proposal is confirmed when MoveNet finds someone (at its own score threshold) in such a view
 whose box overlaps the proposal's by IoU >= ``CONFIRM_IOU``; the person keeps CenterNet's box
 and score and MoveNet's keypoints. Proposals on a person already found (IoU > 0.5) are skipped
-without a look. Each look is one MoveNet pass (about 25 ms on one core), so crowded photos cost
-the most. Two detectors must agree, so most of CenterNet's false people stay out (on coco-mini,
+without a look. Each look is one more MoveNet pass, so crowded photos cost the most (373 ms per
+coco-mini photo against MoveNet's 37, one thread). Two detectors must agree, so most of CenterNet's false people stay out (on coco-mini,
 ``bench/detect.py``: precision 0.609 for its proposals alone, 0.923 for the people kept, recall
 0.744 against MoveNet's 0.558). The settings below were chosen on coco-mini itself (60
 photos), so its figures for them flatter a little.

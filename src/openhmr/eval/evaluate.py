@@ -26,7 +26,6 @@ import torch
 from openhmr.body import keypoints as kp
 from openhmr.data.dataset import CropDataset
 from openhmr.data.formats import Annotations, read_spin_npz
-from openhmr.detect.mediapipe import crop_rgb
 from openhmr.detect.upright import UprightTurn
 from openhmr.errors import OpenHMRError
 from openhmr.eval.metrics import joint_errors, mid_hip, pck
@@ -197,8 +196,7 @@ def final_prediction(hmr: HMR, dataset: CropDataset, indices: list[int], samples
     images = torch.stack([s["image"] for s in samples])
     if upright is None:
         return final_answer(hmr, images, flip)
-    angles = upright(crop_rgb(images))
-    turned = torch.stack([dataset.sample_or_none(i, rotation=float(a))["image"] for i, a in zip(indices, angles)])
+    turned, angles = dataset.turned(indices, images, upright)
     final = final_answer(hmr, turned, flip)
     fields = {f.name: getattr(final, f.name) for f in dataclasses.fields(final)}
     return dataclasses.replace(final, **turned_back(fields, torch.from_numpy(angles)))

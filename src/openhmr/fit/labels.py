@@ -92,18 +92,6 @@ def starts_turned(job: LabelJob) -> bool:
     return job.mode == "fit" and bool(read_metadata(checkpoint_of(job))[0].get("upright", False))
 
 
-def _turned_start(dataset, kept: list[tuple[int, dict]], crops: torch.Tensor):
-    """The network's answer on each crop of ``kept`` turned upright, turned back: the fits'
-    start (B people; crops (B, 3, H, W) are their plain crops)."""
-    from openhmr.detect.mediapipe import crop_rgb
-
-    angles = np.asarray(_WORKER["turn"](crop_rgb(crops)), dtype=np.float32)  # (B,) degrees
-    samples = [dataset.sample_or_none(i, rotation=float(a)) for (i, _), a in zip(kept, angles)]
-    angles[[s is None for s in samples]] = 0.0  # unreadable since a moment ago: start from the plain crop
-    turned = torch.stack([crop if s is None else s["image"] for s, crop in zip(samples, crops)])
-    return _WORKER["refiner"].estimate(turned, angles=torch.from_numpy(angles))
-
-
 def _fit_chunk(task: tuple[int, int, int, str]) -> tuple[str, int, int]:
     """People [start, stop) of source ``s`` -> a part file; returns (path, fitted, unreadable)."""
     from openhmr.data.dataset import CropDataset
@@ -125,7 +113,10 @@ def _fit_chunk(task: tuple[int, int, int, str]) -> tuple[str, int, int]:
             continue
         crops = torch.stack([x["image"] for _, x in kept])
         labels = torch.stack([x["keypoints2d"] for _, x in kept])
-        start = _turned_start(dataset, kept, crops) if _WORKER["turn"] is not None else None
+        start = None
+        if _WORKER["turn"] is not None:  # an upright network: its answer on the turned crops, turned back
+            turned, angles = dataset.turned([i for i, _ in kept], crops, _WORKER["turn"])
+            start = refiner.estimate(turned, angles=torch.from_numpy(angles))
         result = refiner(crops, Targets(labels[..., :2], labels[..., 2], names), start=start)
         params = result.params
         with torch.no_grad():
