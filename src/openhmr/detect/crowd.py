@@ -24,7 +24,7 @@ PROPOSAL_SCORE = 0.2  # CenterNet's threshold for a proposal worth a look
 CONFIRM_IOU = 0.3
 # The views around a proposal, squares of these times its longer side, tried in turn until one
 # confirms it: first with context (a person 50 pixels tall alone in a 62-pixel view, blown up
-# to 256, was mostly not found), then closer. coco-mini (bench/detect.py, proposals >= 0.2, IoU
+# to 256, was mostly not found), then closer. coco-mini (bench/detect.py's matching, proposals >= 0.2, IoU
 # 0.3): one look at 1.25 recall / precision 0.643 / 0.943, 1.5 0.674 / 0.946, 2 0.698 / 0.918,
 # 3 0.713 / 0.920, 4 0.682 / 0.917; 3 then 1.5 0.744 / 0.923 (about 100 ms more per photo).
 LOOK_MARGINS = (3.0, 1.5)
